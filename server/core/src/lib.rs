@@ -1,0 +1,3 @@
+pub mod barrier;
+pub mod error;
+pub mod physical;
