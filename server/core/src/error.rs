@@ -18,6 +18,10 @@ pub enum CoreError {
     /// No token, an unknown token, or an ACL denial (403 `permission denied`).
     #[error("permission denied")]
     PermissionDenied,
+    /// A denial with its own message (403 with this text), e.g. the
+    /// `sys/internal/ui/mounts` pre-flight check.
+    #[error("{0}")]
+    Forbidden(String),
     /// A missing resource: 404 with an empty `errors` list.
     #[error("not found")]
     NotFound,

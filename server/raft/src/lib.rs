@@ -1,1 +1,77 @@
+//! Raft-replicated physical storage for Coffer (openraft 0.9 + redb).
+//!
+//! [`RaftBackend`] implements [`coffer_core::physical::Physical`]. Every
+//! write is proposed through `Raft::client_write` and acknowledged only once
+//! its log entry is committed (durably appended on a quorum — today the single
+//! voter) and applied to the local state machine; reads are served from the
+//! local state machine. A write on a node that is not the leader fails with
+//! `PhysicalError::NotWritable`.
+//!
+//! # Modules
+//!
+//! * [`types`]: the openraft type configuration, the log payload and the
+//!   string → `u64` node id mapping.
+//! * [`log_store`]: the Raft log, vote and log pointers (`raft-log.redb`).
+//! * [`state_machine`]: the key space (`state.redb`) and snapshots
+//!   (`snapshot.bin`).
+//! * [`network`]: Raft RPC transport; refuses everything for now, replaced by
+//!   the HA work.
+//! * [`backend`]: opening, initialising, the write batcher (group commit),
+//!   reads, status and shutdown.
+//!
+//! # Durability design
+//!
+//! The invariant is: *an acknowledged write survives `kill -9` (and power
+//! loss)*, and after any crash the state machine can be rebuilt exactly.
+//!
+//! 1. **The log is the source of truth.** A batch is acknowledged only after
+//!    its entry was appended in a redb transaction committed with
+//!    `Durability::Immediate` (fsync) — openraft reports the append to the
+//!    commit logic only through the `LogFlushed` callback we fire after that
+//!    commit — and then applied.
+//! 2. **The state machine may lag on disk.** `apply` writes the data together
+//!    with `last_applied` and `last_membership` in *one* redb transaction, so
+//!    the on-disk state machine is always exactly "the log applied up to
+//!    `last_applied`". Most applies use `Durability::None` (no fsync; visible
+//!    immediately, persisted by the next durable commit); one in
+//!    [`state_machine::SYNC_EVERY_ENTRIES`] entries commits durably. After a
+//!    crash redb rolls back to the last durable commit, and openraft re-applies
+//!    the log from the durable `last_applied` up to the stored committed id at
+//!    startup; anything after that is committed again when the single voter
+//!    resumes leadership, and [`RaftBackend::open`] waits until it has all been
+//!    applied before returning.
+//! 3. **Purging never outruns the durable state machine.** Entries after the
+//!    durable `last_applied` must stay in the log. Openraft purges only up to
+//!    the last snapshot; the snapshot builder takes its read view first and
+//!    *then* forces a durable commit (redb commits are ordered, so that commit
+//!    covers the view), and the log store's `purge` itself forces the state
+//!    machine to disk and refuses to purge past its durable `last_applied`.
+//! 4. **Snapshots** serialize the whole key space from one redb read view;
+//!    installing one replaces the key space, `last_applied` and membership in
+//!    one durable transaction before the snapshot file is (atomically)
+//!    replaced.
+//! 5. **Vote, truncation and purge** are durable before they return; the
+//!    committed id is written with the next durable log transaction (it may lag,
+//!    which only means a little more replay).
+//!
+//! # Group commit
+//!
+//! openraft 0.9's core waits for each append's flush before it processes the
+//! next client write, so it does not batch appends by itself: one
+//! `client_write` costs one fsync. The backend therefore batches above
+//! openraft: concurrent transactions queue in a channel and a batcher packs
+//! everything queued into one log entry ([`types::Request`] holds several
+//! transactions, each still applied atomically and in order), with a small
+//! number of entries in flight.
 
+pub mod backend;
+pub mod error;
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+pub mod types;
+
+pub use backend::{RaftBackend, RaftConfig};
+pub use error::RaftError;
+pub use network::{SingleNodeNetwork, SingleNodeNetworkFactory};
+pub use types::{raft_node_id, ClusterNode, NodeId, Request, TypeConfig};

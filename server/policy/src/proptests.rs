@@ -1,0 +1,1 @@
+//! Property tests: parsing and evaluation never panic.
