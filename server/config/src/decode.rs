@@ -2,22 +2,8 @@
 //! key, type and value on the way and reporting the file and line of the first
 //! problem.
 //!
-//! Where Coffer is stricter than Vault and OpenBao, which mostly warn about
-//! unknown keys and ignore them, or coerce values loosely:
-//!
-//! * unknown keys are errors, and keys that Vault knows but Coffer does not
-//!   implement are errors too (Coffer would otherwise silently not do what the
-//!   file asks);
-//! * a key set twice in one stanza is an error (HCL 1 keeps the last);
-//! * booleans are `true`/`false`, the strings Go's `strconv.ParseBool` accepts
-//!   (`"true"`, `"1"`, `"f"`...) or the integers 0 and 1; Vault also takes any
-//!   other number (non-zero is true) and `""` (false);
-//! * listener addresses, `api_addr`, `cluster_addr` and `leader_api_addr` are
-//!   checked for shape, and go-sockaddr templates (`{{ GetPrivateIP }}`) are
-//!   refused;
-//! * `tls_min_version` must be `tls12` or `tls13` (rustls has no TLS 1.0/1.1);
-//! * a TLS listener must name its certificate and key here, where Vault only
-//!   fails when it starts listening.
+//! The crate documentation lists where this is stricter (or looser) than
+//! Vault and OpenBao; the tests compare with `bao server -config`.
 
 use crate::error::ConfigError;
 use crate::node::{Entry, Node, Value};
@@ -801,7 +787,8 @@ impl Cx<'_> {
             }
         }
         if !l.tls_disable {
-            let hint = Some("TLS is on unless tls_disable = true, and then the listener needs both tls_cert_file and tls_key_file");
+            // OpenBao would fetch a certificate with ACME here; Coffer cannot.
+            let hint = Some("TLS is on unless tls_disable = true, and then coffer needs both tls_cert_file and tls_key_file; ACME certificates are not supported");
             if l.tls_cert_file.is_none() {
                 return Err(self.missing(inst.line, "tls_cert_file", context, hint));
             }

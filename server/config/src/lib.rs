@@ -39,13 +39,66 @@
 //! * [`parse_duration`] reads durations as Vault does (`"768h"`, `"1h30m"`,
 //!   `"3600"`, `"7d"`); the rest of the server uses it too.
 //!
+//! ```
+//! let config = coffer_config::parse_str(
+//!     r#"
+//! storage "raft" {
+//!   path = "/var/lib/coffer"
+//! }
+//! listener "tcp" {
+//!   address     = "127.0.0.1:8200"
+//!   tls_disable = true
+//! }
+//! "#,
+//!     "config.hcl",
+//! )?;
+//! config.validate_for_server()?;
+//! assert_eq!(config.listeners[0].max_request_bytes(), Some(32 * 1024 * 1024));
+//!
+//! let err = coffer_config::parse_str("listener \"tcp\" {\n  adress = \"x\"\n}\n", "config.hcl")
+//!     .unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     r#"config.hcl:2: unknown key "adress" in listener "tcp" (did you mean "address"?)"#
+//! );
+//! # Ok::<(), coffer_config::ConfigError>(())
+//! ```
+//!
 //! Every error in a file names the file, the line and the key:
 //! `config.hcl:7: unknown key "adress" in listener "tcp" (did you mean
-//! "address"?)`. Coffer is stricter than Vault, which warns about unknown keys
-//! and carries on: a key Coffer does not know, or knows from Vault but does
-//! not implement, is an error, so that a setting never silently has no effect.
-//! The `decode` module's documentation lists the other places where Coffer is
-//! stricter.
+//! "address"?)`.
+//!
+//! ## Where Coffer differs from Vault and OpenBao
+//!
+//! Coffer is stricter than Vault and OpenBao, which mostly warn about
+//! unknown keys and ignore them, or coerce values loosely:
+//!
+//! * unknown keys are errors, and keys that Vault knows but Coffer does not
+//!   implement are errors too (Coffer would otherwise silently not do what the
+//!   file asks);
+//! * a key set twice in one stanza is an error (HCL 1 keeps the last);
+//! * booleans are `true`/`false`, the strings Go's `strconv.ParseBool` accepts
+//!   (`"true"`, `"1"`, `"f"`...) or the integers 0 and 1; Vault also takes any
+//!   other number (non-zero is true) and `""` (false);
+//! * listener addresses, `api_addr`, `cluster_addr` and `leader_api_addr` are
+//!   checked for shape, and go-sockaddr templates (`{{ GetPrivateIP }}`) are
+//!   refused;
+//! * `tls_min_version` must be `tls12` or `tls13` (rustls has no TLS 1.0/1.1);
+//! * a TLS listener must name its certificate and key (Vault fails later, when
+//!   it starts listening; OpenBao 2.7 falls back to ACME, which Coffer lacks);
+//! * `max_lease_ttl` alone may not be below the 768h default lease TTL; that
+//!   is Vault's rule too, but checked here, in [`ServerConfig::validate`],
+//!   rather than when the core starts.
+//!
+//! And more lenient in one place: seal and audit option values may be
+//! booleans or numbers (written out as strings), where OpenBao 2.7 refuses
+//! `log_raw = true` ("unknown type for string") and wants `"true"`.
+//!
+//! Files are read with an HCL 2 parser (hcl-edit) where Vault has HCL 1. The
+//! configurations Vault documents read the same; HCL 1 oddities such as two
+//! attributes on one line inside a block are syntax errors (with the line).
+//! HCL 2 expressions (`${...}`, variables, function calls) are refused: a
+//! configuration holds literal values only.
 //!
 //! `disable_mlock` is accepted and recorded for compatibility with existing
 //! Vault configurations, but Coffer never locks its memory (it has no

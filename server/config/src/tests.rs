@@ -1103,3 +1103,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hcl1_habits() {
+    // Unquoted labels and one-attribute one-line blocks read as in Vault.
+    let c = parse("storage inmem {}\nlistener tcp { tls_disable = true }\n");
+    assert_eq!(c.storage, Some(StorageConfig::Inmem));
+    assert_eq!(c.listeners.len(), 1);
+    // Two attributes on one line is HCL 1 only: a syntax error, with its line.
+    let err = parse_str(
+        "ui = true\nlistener \"tcp\" { address = \"0.0.0.0:1\", tls_disable = true }\n",
+        "config.hcl",
+    )
+    .err();
+    assert_eq!(err.as_ref().and_then(ConfigError::line), Some(2), "{err:?}");
+}

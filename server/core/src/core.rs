@@ -408,6 +408,8 @@ impl Core {
             None => return Err(CoreError::Internal("cluster info missing".into())),
         };
         let tokens = TokenStore::new(self.barrier.clone()).await?;
+        *tokens.default_ttl.write() = self.config.default_lease_ttl;
+        *tokens.max_ttl.write() = self.config.max_lease_ttl;
         let policies = PolicyStore::new(self.barrier.clone());
         if first_time {
             policies.setup_defaults().await?;
@@ -566,7 +568,9 @@ impl Active {
         };
         let entry = table.entries.remove(pos);
         self.write_table(Self::table_path(kind), &table).await?;
-        if let Some(route) = self.router.write().remove(&entry.full_path()) {
+        // Take the route out before awaiting: the router lock is not held across `.await`.
+        let removed = self.router.write().remove(&entry.full_path());
+        if let Some(route) = removed {
             route.storage.delete_prefix("").await?;
         }
         Ok(())
@@ -652,6 +656,12 @@ impl Active {
 
         self.audit.log_request(&req).await?;
         let result = route.backend.handle(&ctx, &req).await;
+        if let Some(entry) = &req.token {
+            // A limited-use token whose last use this was is revoked now.
+            if let Err(e) = self.tokens.finish_use(&entry.hid).await {
+                tracing::warn!(error = %e, "revoking a used-up token failed");
+            }
+        }
         let mut resp = match result {
             Ok(r) => r,
             Err(e) => {

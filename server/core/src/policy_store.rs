@@ -126,7 +126,9 @@ impl PolicyStore {
         let required = existing.as_ref().is_some_and(|e| e.cas_required) || cas_required;
         match cas {
             None if required => {
-                return Err(CoreError::invalid("check-and-set parameter required for this call"))
+                return Err(CoreError::invalid(
+                    "check-and-set parameter required for this call",
+                ))
             }
             Some(-1) if existing.is_some() => {
                 return Err(CoreError::invalid(

@@ -302,6 +302,69 @@ impl Acl {
         names
     }
 
+    /// OpenBao's `hasMountAccess`: whether the token may see the mount at
+    /// `mount_path` (with its trailing `/`, e.g. `secret/`) in listings such
+    /// as `sys/internal/ui/mounts`: it has some capability on the mount path
+    /// itself, or a non-deny rule at or under it, or (OpenBao's bare-mount
+    /// check) a glob or `+` rule that reaches into it.
+    pub fn has_mount_access(&self, mount_path: &str) -> bool {
+        if !self.capabilities(mount_path).iter().any(|c| c == "deny") {
+            return true;
+        }
+        let deny = Capability::Deny.bit();
+        let grants = |p: &Perms| p.bits & deny == 0 && p.bits != 0;
+        let under = |map: &HashMap<String, Perms>| {
+            map.iter()
+                .any(|(k, p)| k.starts_with(mount_path) && grants(p))
+        };
+        if under(&self.exact) || under(&self.prefix) {
+            return true;
+        }
+        self.bare_mount_allowed(mount_path)
+    }
+
+    /// `CheckAllowedFromNonExactPaths(path, bareMount=true) != nil`.
+    fn bare_mount_allowed(&self, path: &str) -> bool {
+        if self.segment.is_empty() {
+            // Quirk kept from OpenBao: any matching prefix rule counts, even
+            // a deny.
+            let mut ends: Vec<usize> = path.char_indices().map(|(i, _)| i).collect();
+            ends.push(path.len());
+            return ends
+                .iter()
+                .any(|&end| self.prefix.contains_key(&path[..end]));
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        let deny = Capability::Deny.bit();
+        self.segment.iter().any(|(full, perms)| {
+            if full.is_empty() {
+                return false;
+            }
+            let (pattern, is_prefix) = match full.strip_suffix('*') {
+                Some(p) => (p, true),
+                None => (full.as_str(), false),
+            };
+            let acl_parts: Vec<&str> = pattern.split('/').collect();
+            let last = acl_parts.len() - 1;
+            let mut segments: Vec<&str> = Vec::new();
+            for (i, acl) in acl_parts.iter().enumerate() {
+                let Some(part) = parts.get(i) else {
+                    return false;
+                };
+                if *acl == "+" || acl == part {
+                    segments.push(part);
+                } else if is_prefix && i == last && part.starts_with(acl) {
+                    segments.extend(parts.get(i..).unwrap_or(&[]));
+                }
+                if parts.len() >= 2 && i == parts.len() - 2 {
+                    let joined = format!("{}/", segments.join("/"));
+                    return joined.starts_with(path) && perms.bits & deny == 0 && perms.bits > 0;
+                }
+            }
+            false
+        })
+    }
+
     /// Finds the rule that governs `path` for `op`.
     fn lookup(&self, op: Operation, path: &str) -> Option<&Perms> {
         let path = strip_leading_slashes(path);
@@ -355,7 +418,10 @@ impl Acl {
         let parts: Vec<&str> = path.split('/').collect();
         for (full, perms) in &self.segment {
             if let Some(c) = segment_match(full, perms, &parts) {
-                if best.as_ref().is_none_or(|b| c.priority(b) == Ordering::Greater) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| c.priority(b) == Ordering::Greater)
+                {
                     best = Some(c);
                 }
             }
@@ -570,7 +636,11 @@ mod tests {
 
     #[test]
     fn exact_glob_and_plus_matching() {
-        let a = acl(&[&rule("kv/exact", &["read"]), &rule("kv/glob*", &["read"]), &rule("kv/+/seg", &["read"])]);
+        let a = acl(&[
+            &rule("kv/exact", &["read"]),
+            &rule("kv/glob*", &["read"]),
+            &rule("kv/+/seg", &["read"]),
+        ]);
         assert!(allowed(&a, Read, "kv/exact"));
         assert!(!allowed(&a, Read, "kv/exact2"));
         assert!(!allowed(&a, Read, "kv/exac"));
@@ -597,7 +667,11 @@ mod tests {
 
     #[test]
     fn exact_rule_beats_globs_and_capabilities_do_not_union() {
-        let a = acl(&[&rule("kv/foo", &["update"]), &rule("kv/*", &["read"]), &rule("kv/+", &["delete"])]);
+        let a = acl(&[
+            &rule("kv/foo", &["update"]),
+            &rule("kv/*", &["read"]),
+            &rule("kv/+", &["delete"]),
+        ]);
         assert!(!allowed(&a, Read, "kv/foo"));
         assert!(allowed(&a, Update, "kv/foo"));
         assert!(!allowed(&a, Delete, "kv/foo"));
@@ -612,10 +686,17 @@ mod tests {
         let a = acl(&[&rule("kv/*", &["read"]), &rule("kv/*", &["update"])]);
         assert!(allowed(&a, Read, "kv/x") && allowed(&a, Update, "kv/x"));
         assert!(!allowed(&a, Create, "kv/x"));
-        let a = acl(&[&rule("kv/*", &["read"]), &rule("kv/*", &["deny"]), &rule("kv/*", &["update"])]);
+        let a = acl(&[
+            &rule("kv/*", &["read"]),
+            &rule("kv/*", &["deny"]),
+            &rule("kv/*", &["update"]),
+        ]);
         assert!(!allowed(&a, Read, "kv/x") && !allowed(&a, Update, "kv/x"));
         assert_eq!(a.capabilities("kv/x"), ["deny"]);
-        let a = acl(&[&rule("kv/+/c", &["deny"]), &rule("kv/+/c", &["read", "sudo"])]);
+        let a = acl(&[
+            &rule("kv/+/c", &["deny"]),
+            &rule("kv/+/c", &["read", "sudo"]),
+        ]);
         assert!(!allowed(&a, Read, "kv/a/c"));
         let a = acl(&[&rule("kv/x", &["deny", "read"])]);
         assert!(!allowed(&a, Read, "kv/x"));
@@ -636,12 +717,18 @@ mod tests {
         let a = acl(&[&rule("kv/+/+/x", &["read"]), &rule("kv/+/b/x", &["update"])]);
         assert!(allowed(&a, Update, "kv/a/b/x") && !allowed(&a, Read, "kv/a/b/x"));
         // (4) longer wins.
-        let a = acl(&[&rule("kv/+/b/c*", &["read"]), &rule("kv/+/b/*", &["update"])]);
+        let a = acl(&[
+            &rule("kv/+/b/c*", &["read"]),
+            &rule("kv/+/b/*", &["update"]),
+        ]);
         assert!(allowed(&a, Read, "kv/a/b/cd") && !allowed(&a, Update, "kv/a/b/cd"));
         let a = acl(&[&rule("kv/*", &["read"]), &rule("kv/app/*", &["update"])]);
         assert!(!allowed(&a, Read, "kv/app/x") && allowed(&a, Update, "kv/app/x"));
         // (5) lexicographically larger wins.
-        let a = acl(&[&rule("kv/+/b/+/x", &["read"]), &rule("kv/+/+/c/x", &["update"])]);
+        let a = acl(&[
+            &rule("kv/+/b/+/x", &["read"]),
+            &rule("kv/+/+/c/x", &["update"]),
+        ]);
         assert!(allowed(&a, Read, "kv/a/b/c/x") && !allowed(&a, Update, "kv/a/b/c/x"));
     }
 
@@ -662,26 +749,57 @@ mod tests {
 
     #[test]
     fn sudo() {
-        let a = acl(&[&rule("sys/audit", &["read"]), &rule("sys/rotate", &["update", "sudo"])]);
+        let a = acl(&[
+            &rule("sys/audit", &["read"]),
+            &rule("sys/rotate", &["update", "sudo"]),
+        ]);
         let r = a.allow(Read, "sys/audit", true);
-        assert_eq!(r, AclResult { allowed: false, root_privs: false });
+        assert_eq!(
+            r,
+            AclResult {
+                allowed: false,
+                root_privs: false
+            }
+        );
         assert!(a.allow(Read, "sys/audit", false).allowed);
         let r = a.allow(Update, "sys/rotate", true);
-        assert_eq!(r, AclResult { allowed: true, root_privs: true });
+        assert_eq!(
+            r,
+            AclResult {
+                allowed: true,
+                root_privs: true
+            }
+        );
         // sudo alone does not grant the operation.
         let a = acl(&[&rule("sys/audit", &["sudo"])]);
-        assert_eq!(a.allow(Read, "sys/audit", true), AclResult { allowed: false, root_privs: true });
+        assert_eq!(
+            a.allow(Read, "sys/audit", true),
+            AclResult {
+                allowed: false,
+                root_privs: true
+            }
+        );
     }
 
     #[test]
     fn root_acl() {
         let root = Acl::root();
         assert!(root.is_root());
-        assert_eq!(root.allow(Delete, "sys/anything", true), AclResult { allowed: true, root_privs: true });
+        assert_eq!(
+            root.allow(Delete, "sys/anything", true),
+            AclResult {
+                allowed: true,
+                root_privs: true
+            }
+        );
         assert_eq!(root.capabilities("x"), ["root"]);
         let p = Policy::parse("root", "").map(|_| ()).expect_err("empty");
         assert_eq!(p, crate::PolicyError::Empty);
-        let rootp = Policy { name: "root".into(), raw: String::new(), rules: vec![] };
+        let rootp = Policy {
+            name: "root".into(),
+            raw: String::new(),
+            rules: vec![],
+        };
         assert!(Acl::new(&[&rootp]).is_root());
         assert!(!Acl::new(&[]).is_root());
         assert_eq!(Acl::new(&[]).capabilities("x"), ["deny"]);
@@ -689,8 +807,19 @@ mod tests {
 
     #[test]
     fn capabilities_output() {
-        let a = acl(&[&rule("kv/*", &["update", "read", "sudo", "create", "patch", "list", "delete", "scan"]), &rule("kv/none", &[])]);
-        assert_eq!(a.capabilities("kv/x"), ["create", "delete", "list", "patch", "read", "scan", "sudo", "update"]);
+        let a = acl(&[
+            &rule(
+                "kv/*",
+                &[
+                    "update", "read", "sudo", "create", "patch", "list", "delete", "scan",
+                ],
+            ),
+            &rule("kv/none", &[]),
+        ]);
+        assert_eq!(
+            a.capabilities("kv/x"),
+            ["create", "delete", "list", "patch", "read", "scan", "sudo", "update"]
+        );
         assert_eq!(a.capabilities("kv/none"), ["deny"]);
         assert_eq!(a.capabilities("other"), ["deny"]);
         assert_eq!(a.capabilities("/kv/x").len(), 8);
@@ -702,8 +831,18 @@ mod tests {
         assert!(allowed(&a, Read, "//kv/x"));
     }
 
-    fn req<'a>(op: Operation, path: &'a str, data: Option<&'a Map<String, Value>>) -> AclRequest<'a> {
-        AclRequest { operation: op, path, needs_sudo: false, data, wrap_ttl: None }
+    fn req<'a>(
+        op: Operation,
+        path: &'a str,
+        data: Option<&'a Map<String, Value>>,
+    ) -> AclRequest<'a> {
+        AclRequest {
+            operation: op,
+            path,
+            needs_sudo: false,
+            data,
+            wrap_ttl: None,
+        }
     }
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -748,8 +887,12 @@ mod tests {
         assert!(!ok(json!({"s": "so bad here"})));
         assert!(ok(json!({"s": "fine"})));
 
-        let a = acl(&[r#"path "kv/d" { capabilities = ["update"] denied_parameters = { "*" = [] } }"#]);
-        assert!(!a.allow_request(&req(Update, "kv/d", Some(&obj(json!({"x": 1}))))).allowed);
+        let a =
+            acl(&[r#"path "kv/d" { capabilities = ["update"] denied_parameters = { "*" = [] } }"#]);
+        assert!(
+            !a.allow_request(&req(Update, "kv/d", Some(&obj(json!({"x": 1})))))
+                .allowed
+        );
         assert!(a.allow_request(&req(Update, "kv/d", None)).allowed);
     }
 
@@ -767,7 +910,9 @@ mod tests {
 
     #[test]
     fn wrapping_ttl_bounds() {
-        let a = acl(&[r#"path "kv/w" { capabilities = ["read"] min_wrapping_ttl = "1m" max_wrapping_ttl = "1h" }"#]);
+        let a = acl(&[
+            r#"path "kv/w" { capabilities = ["read"] min_wrapping_ttl = "1m" max_wrapping_ttl = "1h" }"#,
+        ]);
         let ok = |t: Option<u64>| {
             a.allow_request(&AclRequest {
                 wrap_ttl: t.map(Duration::from_secs),
@@ -798,12 +943,36 @@ mod tests {
 
     #[test]
     fn expired_rules_are_ignored() {
-        let p = Policy::parse("p", r#"path "kv/x" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#)
-            .expect("parses");
+        let p = Policy::parse(
+            "p",
+            r#"path "kv/x" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#,
+        )
+        .expect("parses");
         let mut expired = p.clone();
         expired.rules[0].expiration = Some(1);
         assert!(Acl::new(&[&p]).allow(Read, "kv/x", false).allowed);
         assert!(!Acl::new(&[&expired]).allow(Read, "kv/x", false).allowed);
+    }
+
+    #[test]
+    fn mount_access() {
+        let a = acl(&[&rule("secret/data/app", &["read"])]);
+        assert!(a.has_mount_access("secret/"));
+        assert!(!a.has_mount_access("kv/"));
+        let a = acl(&[&rule("secret/*", &["deny"]), &rule("kv/x", &["deny"])]);
+        assert!(
+            a.has_mount_access("secret/"),
+            "OpenBao quirk: any prefix match"
+        );
+        assert!(!a.has_mount_access("kv/"));
+        let a = acl(&[&rule("secret/+/app", &["read"]), &rule("kv/+/x", &["deny"])]);
+        assert!(a.has_mount_access("secret/"));
+        assert!(!a.has_mount_access("kv/"));
+        assert!(!a.has_mount_access("other/"));
+        let a = acl(&[&rule("+/data/*", &["list"])]);
+        assert!(a.has_mount_access("anything/"));
+        assert!(Acl::root().has_mount_access("x/"));
+        assert!(!Acl::new(&[]).has_mount_access("x/"));
     }
 
     #[test]

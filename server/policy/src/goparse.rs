@@ -180,7 +180,9 @@ pub(crate) fn parse_absolute_time(s: &str) -> Option<i64> {
     if let Some(t) = parse_rfc3339(s) {
         return Some(t);
     }
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+    if s.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+    {
         return s.parse::<i64>().ok();
     }
     None
@@ -206,7 +208,12 @@ fn num(s: &str) -> Option<i64> {
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to Unix seconds.
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -243,7 +250,20 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         sign * (oh * 3600 + om * 60)
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&month) {
         return None;
     }
@@ -308,9 +328,18 @@ mod tests {
     #[test]
     fn absolute_time() {
         assert_eq!(parse_absolute_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_absolute_time("2000-03-01T00:00:00Z"), Some(951_868_800));
-        assert_eq!(parse_absolute_time("2000-03-01T01:00:00+01:00"), Some(951_868_800));
-        assert_eq!(parse_absolute_time("2000-03-01T00:00:00.123456Z"), Some(951_868_800));
+        assert_eq!(
+            parse_absolute_time("2000-03-01T00:00:00Z"),
+            Some(951_868_800)
+        );
+        assert_eq!(
+            parse_absolute_time("2000-03-01T01:00:00+01:00"),
+            Some(951_868_800)
+        );
+        assert_eq!(
+            parse_absolute_time("2000-03-01T00:00:00.123456Z"),
+            Some(951_868_800)
+        );
         assert_eq!(parse_absolute_time("1234"), Some(1234));
         assert_eq!(parse_absolute_time("2000-02-30T00:00:00Z"), None);
         assert_eq!(parse_absolute_time("tomorrow"), None);

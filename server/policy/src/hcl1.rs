@@ -8,7 +8,10 @@
 //! This module reproduces the v1 scanner and parser closely enough that the
 //! same texts are accepted and rejected, and produces the same item
 //! structure the Go decoder works on. JSON input (text starting with `{`)
-//! is read with `serde_json` and flattened the way HCL1's JSON parser does.
+//! goes through a port of HCL1's JSON parser, which is far more lenient
+//! than JSON (it stops after the first object, tolerates missing closing
+//! braces and commas, skips booleans in lists), and is flattened the same
+//! way.
 
 use std::fmt;
 
@@ -247,7 +250,10 @@ impl<'a> Scanner<'a> {
                         break;
                     }
                 }
-                let text: String = self.chars[start..self.pos].iter().map(|&(_, c)| c).collect();
+                let text: String = self.chars[start..self.pos]
+                    .iter()
+                    .map(|&(_, c)| c)
+                    .collect();
                 match text.as_str() {
                     "true" => Tok::Bool(true),
                     "false" => Tok::Bool(false),
@@ -811,100 +817,318 @@ impl<'a> Parser<'a> {
 // ---------------------------------------------------------------------------
 // JSON
 
-/// A JSON value that keeps duplicate object keys and their order.
-enum Json {
-    Null,
-    Bool(bool),
-    Int(String),
-    Float(String),
-    Str(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+/// Why the JSON parser stopped.
+enum JsonStop {
+    /// End of input where a key or value was expected: HCL1 treats the
+    /// enclosing object as finished.
+    Eof,
+    Error(SyntaxError),
 }
 
-impl<'de> serde::Deserialize<'de> for Json {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Json;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
+impl From<SyntaxError> for JsonStop {
+    fn from(e: SyntaxError) -> Self {
+        JsonStop::Error(e)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum JTok {
+    Str(String),
+    Number(String),
+    Float(String),
+    Bool(bool),
+    Null,
+    LBrace,
+    RBrace,
+    LBrack,
+    RBrack,
+    Comma,
+    Colon,
+    Period,
+    Eof,
+}
+
+impl JTok {
+    fn name(&self) -> &'static str {
+        match self {
+            JTok::Str(_) => "STRING",
+            JTok::Number(_) => "NUMBER",
+            JTok::Float(_) => "FLOAT",
+            JTok::Bool(_) => "BOOL",
+            JTok::Null => "NULL",
+            JTok::LBrace => "LBRACE",
+            JTok::RBrace => "RBRACE",
+            JTok::LBrack => "LBRACK",
+            JTok::RBrack => "RBRACK",
+            JTok::Comma => "COMMA",
+            JTok::Colon => "COLON",
+            JTok::Period => "PERIOD",
+            JTok::Eof => "EOF",
+        }
+    }
+}
+
+impl Scanner<'_> {
+    /// One token of HCL1's JSON scanner. A NUL character ends the input.
+    fn scan_json(&mut self) -> Result<(JTok, usize), SyntaxError> {
+        while matches!(self.peek(), Some(' ' | '\t' | '\n' | '\r')) {
+            self.next()?;
+        }
+        let line = self.line;
+        let c = match self.peek() {
+            None | Some('\0') => return Ok((JTok::Eof, line)),
+            Some(c) => {
+                self.next()?;
+                c
             }
-            fn visit_unit<E>(self) -> Result<Json, E> {
-                Ok(Json::Null)
+        };
+        let tok = if is_letter(c) {
+            let start = self.pos - 1;
+            while self
+                .peek()
+                .is_some_and(|n| is_letter(n) || is_digit(n) || n == '-')
+            {
+                self.next()?;
             }
-            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-                Ok(Json::Bool(v))
+            let text: String = self.chars[start..self.pos]
+                .iter()
+                .map(|&(_, c)| c)
+                .collect();
+            match text.as_str() {
+                "true" => JTok::Bool(true),
+                "false" => JTok::Bool(false),
+                "null" => JTok::Null,
+                _ => return Err(self.err("illegal char")),
             }
-            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-                Ok(Json::Int(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-                Ok(Json::Int(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-                Ok(Json::Float(v.to_string()))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-                Ok(Json::Str(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Json, E> {
-                Ok(Json::Str(v))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = a.next_element()? {
-                    out.push(v);
+        } else if c.is_ascii_digit() {
+            self.scan_json_number(c, String::new())?
+        } else {
+            match c {
+                '"' => JTok::Str(self.scan_json_string()?),
+                '.' => {
+                    if self.peek().is_some_and(|n| n.is_ascii_digit()) {
+                        let mut text = String::from(".");
+                        self.digits(&mut text)?;
+                        self.exponent(&mut text)?;
+                        JTok::Float(text)
+                    } else {
+                        JTok::Period
+                    }
                 }
-                Ok(Json::Array(out))
+                '[' => JTok::LBrack,
+                ']' => JTok::RBrack,
+                '{' => JTok::LBrace,
+                '}' => JTok::RBrace,
+                ',' => JTok::Comma,
+                ':' => JTok::Colon,
+                '-' => match self.peek().filter(|n| n.is_ascii_digit()) {
+                    Some(d) => {
+                        self.next()?;
+                        self.scan_json_number(d, String::from("-"))?
+                    }
+                    None => return Err(self.err("illegal char")),
+                },
+                other => return Err(self.err(&format!("illegal char: {other}"))),
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = a.next_entry::<String, Json>()? {
-                    out.push((k, v));
+        };
+        Ok((tok, line))
+    }
+
+    fn scan_json_number(&mut self, first: char, mut text: String) -> Result<JTok, SyntaxError> {
+        text.push(first);
+        self.digits(&mut text)?;
+        if matches!(self.peek(), Some('e' | 'E')) {
+            self.exponent(&mut text)?;
+            return Ok(JTok::Float(text));
+        }
+        if self.peek() == Some('.') {
+            self.next()?;
+            text.push('.');
+            self.digits(&mut text)?;
+            self.exponent(&mut text)?;
+            return Ok(JTok::Float(text));
+        }
+        if first == '0' && text.trim_start_matches('-').len() > 1 {
+            return Err(self.err("numbers cannot start with 0"));
+        }
+        Ok(JTok::Number(text))
+    }
+
+    /// A JSON string (opening quote consumed), unquoted as Go's
+    /// `strconv.Unquote` does.
+    fn scan_json_string(&mut self) -> Result<String, SyntaxError> {
+        let mut out = String::new();
+        loop {
+            let c = match self.peek() {
+                None | Some('\0') | Some('\n') => return Err(self.err("literal not terminated")),
+                Some(c) => {
+                    self.next()?;
+                    c
                 }
-                Ok(Json::Object(out))
+            };
+            match c {
+                '"' => return Ok(out),
+                '\\' => out.push(self.scan_escape()?),
+                _ => out.push(c),
             }
         }
-        d.deserialize_any(V)
     }
 }
 
-fn json_to_node(j: Json) -> Node {
-    match j {
-        Json::Null => Node::Lit(Lit::Str(String::new())),
-        Json::Bool(b) => Node::Lit(Lit::Bool(b)),
-        Json::Int(s) => Node::Lit(Lit::Number(s)),
-        Json::Float(s) => Node::Lit(Lit::Float(s)),
-        Json::Str(s) => Node::Lit(Lit::Str(s)),
-        Json::Array(v) => Node::List(v.into_iter().map(json_to_node).collect()),
-        Json::Object(pairs) => Node::Object(
-            pairs
-                .into_iter()
-                .map(|(k, v)| Item {
-                    keys: vec![Key { text: k }],
-                    val: json_to_node(v),
-                    line: 0,
-                })
-                .collect(),
-        ),
-    }
+struct JsonParser<'a> {
+    sc: Scanner<'a>,
+    /// The most recently scanned token (HCL1's `p.tok`).
+    last: JTok,
+    last_line: usize,
+    /// The first scanner error; it fails the parse whatever the parser
+    /// made of the token (HCL1 records it and checks it at the end).
+    fatal: Option<SyntaxError>,
 }
 
-fn parse_json(src: &str) -> Result<Vec<Item>, SyntaxError> {
-    let json: Json = serde_json::from_str(src).map_err(|e| SyntaxError {
-        line: e.line(),
-        col: e.column(),
-        msg: e.to_string(),
-    })?;
-    match json_to_node(json) {
-        Node::Object(items) => Ok(flatten_items(items)),
-        _ => Err(SyntaxError {
-            line: 0,
+impl JsonParser<'_> {
+    fn scan(&mut self) -> Result<JTok, SyntaxError> {
+        let (t, line) = match self.sc.scan_json() {
+            Ok(v) => v,
+            Err(e) => {
+                self.fatal.get_or_insert_with(|| e.clone());
+                return Err(e);
+            }
+        };
+        self.last = t.clone();
+        self.last_line = line;
+        Ok(t)
+    }
+
+    fn err(&self, msg: String) -> JsonStop {
+        JsonStop::Error(SyntaxError {
+            line: self.last_line,
             col: 0,
-            msg: "JSON root must be an object".to_string(),
-        }),
+            msg,
+        })
     }
+
+    /// HCL1's JSON `objectList`: items separated by commas; anything other
+    /// than a comma after an item (normally the closing brace) ends the
+    /// list and is consumed.
+    fn object_list(&mut self, depth: usize) -> (Vec<Item>, Option<JsonStop>) {
+        let mut items = Vec::new();
+        loop {
+            match self.object_item(depth) {
+                Err(JsonStop::Eof) => break,
+                Err(e) => return (items, Some(e)),
+                Ok(item) => items.push(item),
+            }
+            match self.scan() {
+                Ok(JTok::Comma) => {}
+                Ok(_) => break,
+                Err(e) => return (items, Some(e.into())),
+            }
+        }
+        (items, None)
+    }
+
+    /// HCL1's JSON `objectType`: an error is ignored (keeping the items read
+    /// so far) when the last token read was a closing brace.
+    fn object_type(&mut self, depth: usize) -> Result<Vec<Item>, JsonStop> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep".to_string()));
+        }
+        let (items, err) = self.object_list(depth);
+        match err {
+            Some(JsonStop::Error(e)) if self.last != JTok::RBrace => Err(JsonStop::Error(e)),
+            _ => Ok(items),
+        }
+    }
+
+    fn object_item(&mut self, depth: usize) -> Result<Item, JsonStop> {
+        let mut keys = Vec::new();
+        loop {
+            match self.scan()? {
+                JTok::Eof => return Err(JsonStop::Eof),
+                JTok::Str(s) => keys.push(Key { text: s }),
+                JTok::Colon if keys.is_empty() => {
+                    return Err(self.err("expected: STRING got: COLON".to_string()))
+                }
+                JTok::Colon => break,
+                other => return Err(self.err(format!("expected: STRING got: {}", other.name()))),
+            }
+        }
+        let line = self.last_line;
+        let val = match self.scan()? {
+            JTok::Number(s) => Node::Lit(Lit::Number(s)),
+            JTok::Float(s) => Node::Lit(Lit::Float(s)),
+            JTok::Bool(b) => Node::Lit(Lit::Bool(b)),
+            JTok::Null => Node::Lit(Lit::Str(String::new())),
+            JTok::Str(s) => Node::Lit(Lit::Str(s)),
+            JTok::LBrace => Node::Object(self.object_type(depth + 1)?),
+            JTok::LBrack => Node::List(self.list_type(depth + 1)?),
+            JTok::Eof => return Err(JsonStop::Eof),
+            other => {
+                return Err(self.err(format!(
+                    "Expected object value, got unknown token: {}",
+                    other.name()
+                )))
+            }
+        };
+        Ok(Item { keys, val, line })
+    }
+
+    /// HCL1's JSON `listType`: booleans and nested `[` are skipped.
+    fn list_type(&mut self, depth: usize) -> Result<Vec<Node>, JsonStop> {
+        let mut list = Vec::new();
+        loop {
+            match self.scan()? {
+                JTok::Number(s) => list.push(Node::Lit(Lit::Number(s))),
+                JTok::Float(s) => list.push(Node::Lit(Lit::Float(s))),
+                JTok::Str(s) => list.push(Node::Lit(Lit::Str(s))),
+                JTok::Comma | JTok::Bool(_) | JTok::LBrack => {}
+                JTok::LBrace => list.push(Node::Object(self.object_type(depth + 1)?)),
+                JTok::RBrack => return Ok(list),
+                other => {
+                    return Err(self.err(format!(
+                        "unexpected token while parsing list: {}",
+                        other.name()
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// HCL1's JSON parser: reads one object from the start of the text (what
+/// follows it is ignored), tolerating the same malformations HCL1 does.
+fn parse_json(src: &str) -> Result<Vec<Item>, SyntaxError> {
+    let mut p = JsonParser {
+        sc: Scanner::new(src),
+        last: JTok::Eof,
+        last_line: 1,
+        fatal: None,
+    };
+    let items = match p.scan()? {
+        JTok::LBrace => match p.object_type(1) {
+            Ok(items) => items,
+            Err(JsonStop::Error(e)) => return Err(e),
+            Err(JsonStop::Eof) => Vec::new(),
+        },
+        JTok::Eof => {
+            return Err(SyntaxError {
+                line: 0,
+                col: 0,
+                msg: "EOF token found".to_string(),
+            })
+        }
+        other => {
+            return Err(SyntaxError {
+                line: p.last_line,
+                col: 0,
+                msg: format!("Expected object, got unknown token: {}", other.name()),
+            })
+        }
+    };
+    if let Some(e) = p.fatal {
+        return Err(e);
+    }
+    Ok(flatten_items(items))
 }
 
 /// HCL1's JSON `flattenObjects`: an item whose value is an object made only
@@ -924,8 +1148,7 @@ fn flatten_items(items: Vec<Item>) -> Vec<Item> {
 fn expand(item: Item, out: &mut Vec<Item>) {
     match item.val {
         Node::Object(members)
-            if !members.is_empty()
-                && members.iter().all(|m| matches!(m.val, Node::Object(_))) =>
+            if !members.is_empty() && members.iter().all(|m| matches!(m.val, Node::Object(_))) =>
         {
             for m in members {
                 let mut keys = item.keys.clone();
@@ -983,8 +1206,8 @@ mod tests {
 
     #[test]
     fn parses_blocks_and_attributes_on_one_line() {
-        let items = parse(r#"path "a" { capabilities = ["read"] policy = "write" }"#)
-            .expect("parses");
+        let items =
+            parse(r#"path "a" { capabilities = ["read"] policy = "write" }"#).expect("parses");
         assert_eq!(items.len(), 1);
         assert_eq!(keys(&items[0]), ["path", "a"]);
         let Node::Object(inner) = &items[0].val else {
@@ -1000,14 +1223,18 @@ mod tests {
     #[test]
     fn strings_keep_interpolation_and_decode_escapes() {
         let items = parse("a = \"x${foo \"bar\"}\\n\\u0041\"").expect("parses");
-        assert_eq!(items[0].val, Node::Lit(Lit::Str("x${foo \"bar\"}\nA".into())));
+        assert_eq!(
+            items[0].val,
+            Node::Lit(Lit::Str("x${foo \"bar\"}\nA".into()))
+        );
         assert!(parse("a = \"unterminated\n\"").is_err());
         assert!(parse(r#"a = "\q""#).is_err());
     }
 
     #[test]
     fn comments_and_numbers() {
-        let items = parse("# c\n// d\n/* e \n */ a = 10 b = -1.5e3, c = 0x1F d = true").expect("parses");
+        let items =
+            parse("# c\n// d\n/* e \n */ a = 10 b = -1.5e3, c = 0x1F d = true").expect("parses");
         let vals: Vec<&Node> = items.iter().map(|i| &i.val).collect();
         assert_eq!(vals[0], &Node::Lit(Lit::Number("10".into())));
         assert_eq!(vals[1], &Node::Lit(Lit::Float("-1.5e3".into())));
@@ -1031,7 +1258,6 @@ mod tests {
         for bad in [
             "path \"a\" = { }",
             "= 1",
-            "{",
             "a = b",
             "a = [1 2]",
             "path \"a\" {",
@@ -1055,8 +1281,9 @@ mod tests {
 
     #[test]
     fn json_is_flattened_like_hcl1() {
-        let items = parse(r#"{"path": {"a/*": {"capabilities": ["read"]}, "b": {"policy": "read"}}}"#)
-            .expect("parses");
+        let items =
+            parse(r#"{"path": {"a/*": {"capabilities": ["read"]}, "b": {"policy": "read"}}}"#)
+                .expect("parses");
         assert_eq!(items.len(), 2);
         assert_eq!(keys(&items[0]), ["path", "a/*"]);
         assert_eq!(keys(&items[1]), ["path", "b"]);
@@ -1064,7 +1291,23 @@ mod tests {
         assert_eq!(keys(&items[0]), ["path", "a"]);
         assert_eq!(keys(&items[1]), ["path", "b"]);
         assert!(parse("[1]").is_err());
-        assert!(parse("{").is_err());
+        assert!(parse(r#"{"a": 01}"#).is_err());
+        assert!(parse(r#"{"a": nope}"#).is_err());
+        assert!(parse(r#"{"a": "\/"}"#).is_err());
+        // HCL1's JSON leniency: an unterminated object is accepted, text
+        // after the first object is ignored, booleans in lists are skipped.
+        assert!(parse("{").expect("lenient").is_empty());
+        assert_eq!(parse(r#"{"a": 1} "trailing""#).expect("lenient").len(), 1);
+        // ...but a scanner error in any token read is fatal.
+        assert!(parse(r#"{"a": {"b": 1}x}"#).is_err());
+        let items = parse(r#"{"a": ["x", true, "y"]}"#).expect("parses");
+        assert_eq!(
+            items[0].val,
+            Node::List(vec![
+                Node::Lit(Lit::Str("x".into())),
+                Node::Lit(Lit::Str("y".into()))
+            ])
+        );
     }
 
     #[test]

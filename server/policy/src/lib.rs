@@ -295,9 +295,15 @@ mod tests {
         assert_eq!(caps("auth/token/lookup-self"), ["read"]);
         assert_eq!(caps("auth/token/renew-self"), ["update"]);
         assert_eq!(caps("sys/capabilities-self"), ["update"]);
-        assert_eq!(caps("cubbyhole/x/y"), ["create", "delete", "list", "read", "update"]);
+        assert_eq!(
+            caps("cubbyhole/x/y"),
+            ["create", "delete", "list", "read", "update"]
+        );
         assert_eq!(caps("sys/tools/hash/sha2-256"), ["update"]);
-        assert_eq!(caps("identity/oidc/provider/p1/authorize"), ["read", "update"]);
+        assert_eq!(
+            caps("identity/oidc/provider/p1/authorize"),
+            ["read", "update"]
+        );
         assert_eq!(caps("sys/renew"), ["deny"]);
         assert_eq!(caps("secret/data/x"), ["deny"]);
         assert_eq!(p.rules.len(), 16);

@@ -272,7 +272,9 @@ fn decode_string_slice(name: &str, node: &Node, out: &mut Vec<String>) -> Result
             Ok(())
         }
         Node::Object(items) if items.is_empty() => Ok(()),
-        Node::Object(_) => Err(format!("{name}[0]: unknown type for string *ast.ObjectItem")),
+        Node::Object(_) => Err(format!(
+            "{name}[0]: unknown type for string *ast.ObjectItem"
+        )),
         Node::Lit(_) => Err("unknown slice type: *ast.LiteralType".to_string()),
     }
 }
@@ -381,7 +383,11 @@ fn to_json(node: &Node) -> Result<Value, String> {
 
 /// Decodes a `map[string][]interface{}` value into `out`, appending values
 /// for repeated keys as the Go decoder does.
-fn decode_param_map(name: &str, node: &Node, out: &mut Vec<(String, Vec<Value>)>) -> Result<(), String> {
+fn decode_param_map(
+    name: &str,
+    node: &Node,
+    out: &mut Vec<(String, Vec<Value>)>,
+) -> Result<(), String> {
     let Node::Object(items) = node else {
         return Err(format!(
             "{name}: not an object type for map ({})",
@@ -467,7 +473,9 @@ fn parse_control_group(path: &str, items: &[Item]) -> Result<Option<ControlGroup
         let mut factors = Vec::new();
         for (rest, f) in hcl1::filter(cg_items, "factor") {
             let Some(fname) = rest.first() else {
-                return Err(err("path control_group factor: require name key".to_string()));
+                return Err(err(
+                    "path control_group factor: require name key".to_string()
+                ));
             };
             let f_items = match &f.val {
                 Node::Object(i) => i,
@@ -480,7 +488,10 @@ fn parse_control_group(path: &str, items: &[Item]) -> Result<Option<ControlGroup
             };
             check_keys(path, f_items, &["controlled_capabilities", "identity"])?;
             let controlled = string_list_field(f_items, "controlled_capabilities").map_err(&err)?;
-            if let Some(bad) = controlled.iter().find(|c| !OPERATION_NAMES.contains(&c.as_str())) {
+            if let Some(bad) = controlled
+                .iter()
+                .find(|c| !OPERATION_NAMES.contains(&c.as_str()))
+            {
                 return Err(err(format!(
                     "path control_group Operation(s) not valid: {bad}"
                 )));
@@ -732,7 +743,8 @@ mod tests {
             r#"failed to parse policy: path "a/*": invalid capability "foo""#
         );
         assert!(err.to_string().contains(r#"invalid capability "foo""#));
-        let err = parse("path \"a\" {\n  capabilities = [\"read\"]\n  bogus = 1\n}").expect_err("bad key");
+        let err = parse("path \"a\" {\n  capabilities = [\"read\"]\n  bogus = 1\n}")
+            .expect_err("bad key");
         assert_eq!(
             err.to_string(),
             r#"failed to parse policy: path "a": invalid key "bogus" on line 3"#
@@ -762,7 +774,9 @@ mod tests {
             Err(PolicyError::InvalidCapability { .. })
         ));
         // An empty object decodes as an empty list.
-        assert!(one(r#"path "a" { capabilities = {} }"#).capabilities.is_empty());
+        assert!(one(r#"path "a" { capabilities = {} }"#)
+            .capabilities
+            .is_empty());
         assert!(one(r#"path "a" {}"#).capabilities.is_empty());
     }
 
@@ -797,8 +811,7 @@ mod tests {
 
     #[test]
     fn parameters() {
-        let r = one(
-            r#"path "a" {
+        let r = one(r#"path "a" {
   capabilities = ["create"]
   allowed_parameters = {
     "Foo" = ["x", "y*"]
@@ -808,8 +821,7 @@ mod tests {
     "bar" = [1, true, 1.5]
   }
   required_parameters = ["foo"]
-}"#,
-        );
+}"#);
         let allowed = r.allowed_parameters.expect("allowed");
         assert_eq!(allowed["foo"], vec![json!("x"), json!("y*")]);
         assert!(allowed["*"].is_empty());
@@ -829,7 +841,9 @@ mod tests {
 
     #[test]
     fn wrapping_ttls() {
-        let r = one(r#"path "a" { capabilities = ["read"] min_wrapping_ttl = "1m" max_wrapping_ttl = 3600 }"#);
+        let r = one(
+            r#"path "a" { capabilities = ["read"] min_wrapping_ttl = "1m" max_wrapping_ttl = 3600 }"#,
+        );
         assert_eq!(r.min_wrapping_ttl, Some(Duration::from_secs(60)));
         assert_eq!(r.max_wrapping_ttl, Some(Duration::from_secs(3600)));
         let r = one(r#"path "a" { capabilities = ["read"] max_wrapping_ttl = "2d" }"#);
@@ -853,15 +867,13 @@ path "new" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#,
 
     #[test]
     fn openbao_keys() {
-        let r = one(
-            r#"path "a/*" {
+        let r = one(r#"path "a/*" {
   capabilities = ["list", "read"]
   pagination_limit = 50
   list_scan_response_keys_filter_path = "{{ .path }}{{ .key }}"
   mfa_methods = ["m1"]
   comment = ["anything", { goes = 1 }]
-}"#,
-        );
+}"#);
         assert_eq!(r.pagination_limit, 50);
         assert_eq!(r.mfa_methods, ["m1"]);
         assert!(r.list_scan_response_keys_filter_path.is_some());
@@ -874,8 +886,7 @@ path "new" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#,
 
     #[test]
     fn control_groups() {
-        let r = one(
-            r#"path "a" {
+        let r = one(r#"path "a" {
   capabilities = ["read"]
   control_group = {
     ttl = "4h"
@@ -884,8 +895,7 @@ path "new" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#,
       identity { group_names = ["ops"] approvals = 2 }
     }
   }
-}"#,
-        );
+}"#);
         let cg = r.control_group.expect("control group");
         assert_eq!(cg.ttl, Duration::from_secs(4 * 3600));
         assert_eq!(cg.factors[0].name, "ops");
@@ -896,17 +906,16 @@ path "new" { capabilities = ["read"] expiration = "2999-01-01T00:00:00Z" }"#,
 
     #[test]
     fn json_policies() {
-        let p = parse(
-            r#"{"path": {"a/*": {"capabilities": ["read"]}, "b": {"policy": "write"}}}"#,
-        )
-        .expect("json parses");
+        let p = parse(r#"{"path": {"a/*": {"capabilities": ["read"]}, "b": {"policy": "write"}}}"#)
+            .expect("json parses");
         assert_eq!(p.rules.len(), 2);
         assert_eq!(p.rules[0].path, "a/*");
         assert_eq!(p.rules[1].capabilities.len(), 5);
         let p = parse(r#"  {"path": [{"a": {"capabilities": ["list"]}}]}"#).expect("json list");
         assert_eq!(p.rules[0].capabilities, [Capability::List]);
         assert!(parse(r#"{"path": {"a": {"capabilities": ["nope"]}}}"#).is_err());
-        assert!(parse(r#"{"path": "#).is_err());
+        assert!(parse(r#"{"path": {"a": {"capabilities": ["read"]}} "#).is_ok());
+        assert!(parse(r#"{"path": {"a": {"capabilities": [null]}}}"#).is_err());
     }
 
     #[test]

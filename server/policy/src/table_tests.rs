@@ -8,13 +8,17 @@
 //!   PATCH) against a KV v1 mount at `kv/` and root-protected `sys` paths;
 //!   "allowed" means OpenBao did not answer 403 permission denied;
 //! * each `CAPABILITY_ROWS` entry is OpenBao's `sys/capabilities` answer;
+//! * each `PARAM_ROWS` entry is a real request carrying parameters and/or
+//!   an `X-Vault-Wrap-TTL` header, checked with [`Acl::allow_request`];
 //! * each `PARSE_ROWS` text was written with `sys/policies/acl` (accepted or
 //!   not), and for accepted ones `sys/capabilities` was asked for `PROBES`.
 //!
 //! Regenerate with a throwaway script if OpenBao behaviour is re-checked;
 //! do not edit the expectations by hand.
 
-use crate::{Acl, Operation, Policy};
+use std::time::Duration;
+
+use crate::{Acl, AclRequest, Operation, Policy};
 use Operation::*;
 
 fn acl_for(set: &str) -> Acl {
@@ -38,7 +42,9 @@ fn allow_table_matches_openbao() {
     for &(set, op, path, sudo, expected) in ALLOW_ROWS {
         let got = acl_for(set).allow(op, path, sudo).allowed;
         if got != expected {
-            failures.push(format!("{set}: {op} {path} sudo={sudo}: expected {expected}, got {got}"));
+            failures.push(format!(
+                "{set}: {op} {path} sudo={sudo}: expected {expected}, got {got}"
+            ));
         }
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
@@ -50,7 +56,32 @@ fn capabilities_table_matches_openbao() {
     for &(set, path, expected) in CAPABILITY_ROWS {
         let got = acl_for(set).capabilities(path);
         if got != expected {
-            failures.push(format!("{set}: {path:?}: expected {expected:?}, got {got:?}"));
+            failures.push(format!(
+                "{set}: {path:?}: expected {expected:?}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn parameter_table_matches_openbao() {
+    let mut failures = Vec::new();
+    for &(set, op, path, data, wrap, expected) in PARAM_ROWS {
+        let data: Option<serde_json::Map<String, serde_json::Value>> =
+            (!data.is_empty()).then(|| serde_json::from_str(data).expect("row data is JSON"));
+        let req = AclRequest {
+            operation: op,
+            path,
+            needs_sudo: false,
+            data: data.as_ref(),
+            wrap_ttl: wrap.map(Duration::from_secs),
+        };
+        let got = acl_for(set).allow_request(&req).allowed;
+        if got != expected {
+            failures.push(format!(
+                "{set}: {op} {path} {data:?} wrap={wrap:?}: expected {expected}, got {got}"
+            ));
         }
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
@@ -125,6 +156,12 @@ const POLICY_SETS: &[(&str, &[&str])] = &[
     ("glob_middle_literal", &["path \"kv/*/x\" {\n  capabilities = [\"read\"]\n}\n"]),
     ("list_mix", &["path \"kv/m\" {\n  capabilities = [\"read\"]\n}\n", "path \"kv/m/*\" {\n  capabilities = [\"list\"]\n}\n"]),
     ("scan", &["path \"kv/s/*\" {\n  capabilities = [\"scan\", \"list\"]\n}\n"]),
+    ("params", &["path \"kv/p\" {\n  capabilities = [\"create\", \"update\", \"read\", \"list\"]\n  allowed_parameters = {\n    \"name\" = [\"alice\", \"bob*\"]\n    \"ttl\" = []\n  }\n  denied_parameters = {\n    \"admin\" = []\n  }\n  required_parameters = [\"name\"]\n}"]),
+    ("params_types", &["path \"kv/n\" {\n  capabilities = [\"update\"]\n  allowed_parameters = {\n    \"n\" = [1]\n    \"b\" = [true]\n    \"s\" = [\"x\"]\n    \"*\" = []\n  }\n  denied_parameters = {\n    \"d\" = [\"*bad*\"]\n  }\n}"]),
+    ("params_merge", &["path \"kv/m\" {\n  capabilities = [\"update\"]\n  allowed_parameters = {\n    \"a\" = [\"1\"]\n    \"b\" = [\"x\"]\n  }\n}", "path \"kv/m\" {\n  capabilities = [\"update\"]\n  allowed_parameters = {\n    \"a\" = [\"2\"]\n    \"b\" = []\n  }\n}"]),
+    ("deny_all_params", &["path \"kv/d\" {\n  capabilities = [\"update\"]\n  denied_parameters = {\n    \"*\" = []\n  }\n}"]),
+    ("wrapping", &["path \"kv/w\" {\n  capabilities = [\"read\"]\n  min_wrapping_ttl = \"1m\"\n  max_wrapping_ttl = \"1h\"\n}"]),
+    ("pagination", &["path \"kv/l/*\" {\n  capabilities = [\"list\"]\n  pagination_limit = 10\n}"]),
 ];
 
 /// (policy set, operation, path, path needs sudo, OpenBao allowed it).
@@ -222,7 +259,13 @@ const ALLOW_ROWS: &[(&str, Operation, &str, bool, bool)] = &[
     ("sudo_granted", List, "auth/token/accessors/", true, true),
     ("sudo_granted", Update, "sys/rotate", true, true),
     ("sudo_only", Read, "sys/audit", true, false),
-    ("sudo_only", Read, "sys/config/auditing/request-headers", true, true),
+    (
+        "sudo_only",
+        Read,
+        "sys/config/auditing/request-headers",
+        true,
+        true,
+    ),
     ("sudo_other_pattern", Read, "sys/audit", true, false),
     ("old_style", Read, "kv/old/x", false, true),
     ("old_style", Create, "kv/old/n4", false, true),
@@ -270,7 +313,11 @@ const CAPABILITY_ROWS: &[(&str, &str, &[&str])] = &[
     ("plus_glob", "kv/team/a/secret", &["read"]),
     ("plus_glob", "kv/team/a/sex", &["deny"]),
     ("deny_specific", "kv/secret/x", &["deny"]),
-    ("deny_specific", "kv/secret", &["create", "delete", "list", "read", "update"]),
+    (
+        "deny_specific",
+        "kv/secret",
+        &["create", "delete", "list", "read", "update"],
+    ),
     ("deny_specific", "kv/secret/", &["deny"]),
     ("deny_same_pattern", "kv/foo", &["deny"]),
     ("merge_same_pattern", "kv/foo", &["list", "read", "update"]),
@@ -300,12 +347,24 @@ const CAPABILITY_ROWS: &[(&str, &str, &[&str])] = &[
     ("sudo_granted", "auth/token/accessors/", &["list", "sudo"]),
     ("sudo_granted", "sys/rotate", &["sudo", "update"]),
     ("sudo_only", "sys/audit", &["sudo"]),
-    ("sudo_only", "sys/config/auditing/request-headers", &["read", "sudo"]),
+    (
+        "sudo_only",
+        "sys/config/auditing/request-headers",
+        &["read", "sudo"],
+    ),
     ("sudo_other_pattern", "sys/audit", &["read"]),
-    ("old_style", "kv/old/x", &["create", "delete", "list", "read", "update"]),
+    (
+        "old_style",
+        "kv/old/x",
+        &["create", "delete", "list", "read", "update"],
+    ),
     ("old_style", "kv/ro/x", &["list", "read"]),
     ("old_style", "kv/dn/x", &["deny"]),
-    ("old_style", "sys/audit", &["create", "delete", "list", "read", "sudo", "update"]),
+    (
+        "old_style",
+        "sys/audit",
+        &["create", "delete", "list", "read", "sudo", "update"],
+    ),
     ("none", "kv/y", &["deny"]),
     ("none", "sys/audit", &["deny"]),
     ("star_all_deny_exact", "kv/blocked", &["deny"]),
@@ -325,11 +384,222 @@ const CAPABILITY_ROWS: &[(&str, &str, &[&str])] = &[
     ("scan", "kv/s/x", &["list", "scan"]),
 ];
 
+/// (policy set, operation, path, request data as JSON or "" for none,
+/// response-wrapping TTL in seconds, OpenBao allowed it). Read/list data
+/// was sent as query parameters (strings), write data as a JSON body.
+type ParamRow = (
+    &'static str,
+    Operation,
+    &'static str,
+    &'static str,
+    Option<u64>,
+    bool,
+);
+const PARAM_ROWS: &[ParamRow] = &[
+    (
+        "params",
+        Update,
+        "kv/p",
+        "{\"name\": \"alice\"}",
+        None,
+        true,
+    ),
+    (
+        "params",
+        Update,
+        "kv/p",
+        "{\"name\": \"bobby\", \"ttl\": 5}",
+        None,
+        true,
+    ),
+    (
+        "params",
+        Update,
+        "kv/p",
+        "{\"name\": \"carol\"}",
+        None,
+        false,
+    ),
+    ("params", Update, "kv/p", "{\"ttl\": \"1h\"}", None, false),
+    (
+        "params",
+        Update,
+        "kv/p",
+        "{\"admin\": true, \"name\": \"alice\"}",
+        None,
+        false,
+    ),
+    (
+        "params",
+        Update,
+        "kv/p",
+        "{\"name\": \"alice\", \"other\": 1}",
+        None,
+        false,
+    ),
+    ("params", Update, "kv/p", "{}", None, false),
+    (
+        "params",
+        Create,
+        "kv/p",
+        "{\"name\": \"alice\"}",
+        None,
+        true,
+    ),
+    (
+        "params",
+        Create,
+        "kv/p",
+        "{\"Name\": \"alice\"}",
+        None,
+        false,
+    ),
+    ("params", Read, "kv/p", "", None, false),
+    ("params", Read, "kv/p", "{\"name\": \"alice\"}", None, true),
+    ("params", List, "kv/p/", "", None, true),
+    ("params_types", Update, "kv/n", "{\"n\": 1}", None, false),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"n\": \"1\"}",
+        None,
+        false,
+    ),
+    ("params_types", Update, "kv/n", "{\"b\": true}", None, true),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"b\": false}",
+        None,
+        false,
+    ),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"s\": \"y\"}",
+        None,
+        false,
+    ),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"anything\": \"x\"}",
+        None,
+        true,
+    ),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"d\": \"so bad here\"}",
+        None,
+        false,
+    ),
+    (
+        "params_types",
+        Update,
+        "kv/n",
+        "{\"d\": \"fine\"}",
+        None,
+        true,
+    ),
+    ("params_merge", Update, "kv/m", "{\"a\": \"1\"}", None, true),
+    ("params_merge", Update, "kv/m", "{\"a\": \"2\"}", None, true),
+    (
+        "params_merge",
+        Update,
+        "kv/m",
+        "{\"a\": \"3\"}",
+        None,
+        false,
+    ),
+    (
+        "params_merge",
+        Update,
+        "kv/m",
+        "{\"b\": \"anything\"}",
+        None,
+        true,
+    ),
+    (
+        "deny_all_params",
+        Update,
+        "kv/d",
+        "{\"x\": \"1\"}",
+        None,
+        false,
+    ),
+    ("deny_all_params", Update, "kv/d", "{}", None, true),
+    ("wrapping", Read, "kv/w", "", None, false),
+    ("wrapping", Read, "kv/w", "", Some(30), false),
+    ("wrapping", Read, "kv/w", "", Some(60), true),
+    ("wrapping", Read, "kv/w", "", Some(3600), true),
+    ("wrapping", Read, "kv/w", "", Some(3601), false),
+    ("pagination", List, "kv/l/", "", None, true),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"10\"}",
+        None,
+        true,
+    ),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"0\"}",
+        None,
+        true,
+    ),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"11\"}",
+        None,
+        false,
+    ),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"-1\"}",
+        None,
+        false,
+    ),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"max\"}",
+        None,
+        true,
+    ),
+    (
+        "pagination",
+        List,
+        "kv/l/",
+        "{\"limit\": \"lots\"}",
+        None,
+        false,
+    ),
+];
+
 /// Paths whose capabilities were probed for every accepted PARSE_ROWS policy.
 const PROBES: &[&str] = &["a", "a/b", "a/b/c", "path", "a/${foo}", "/a", "x", "a/"];
 
 /// (policy text, OpenBao accepted it, probes whose capabilities were not ["deny"]).
-const PARSE_ROWS: &[(&str, bool, &[(&str, &[&str])])] = &[
+type ParseRow = (
+    &'static str,
+    bool,
+    &'static [(&'static str, &'static [&'static str])],
+);
+const PARSE_ROWS: &[ParseRow] = &[
     ("path \"a\" { capabilities = [\"read\"] }", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
     ("path \"a\" { capabilities = [\"read\"] policy = \"write\" }", true, &[("a", &["create", "delete", "list", "read", "update"]), ("/a", &["create", "delete", "list", "read", "update"]), ("a/", &["create", "delete", "list", "read", "update"])]),
     ("path \"a\" { capabilities = [\"read\"], policy = \"deny\" }", true, &[]),
@@ -456,4 +726,32 @@ const PARSE_ROWS: &[(&str, bool, &[(&str, &[&str])])] = &[
     ("path \"a\" { control_group = { self_auth_allowed = true factor \"ops\" { controlled_capabilities = [\"update\", \"list\"] identity { group_names = [\"ops\"] approvals = 2 } } } capabilities = [\"read\"] }", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
     ("path \"a\" { control_group = { factor \"ops\" { controlled_capabilities = [\"read\"] identity { group_names = [\"ops\"] approvals = 1 bogus = 1 } } } capabilities = [\"read\"] }", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
     ("path \"a\" { capabilities = [\"deny\"] control_group = { } }", false, &[]),
+    ("{", true, &[]),
+    ("{}", true, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}} ", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}} trailing garbage", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [null]}}}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\", true, \"list\"]}}}", true, &[("a", &["list", "read"]), ("/a", &["list", "read"]), ("a/", &["list", "read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [[\"read\"]]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"re\\/ad\"]}}}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"re\\u0061d\"]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"min_wrapping_ttl\": 01, \"capabilities\": [\"read\"]}}}", false, &[]),
+    ("{\"path\": {\"a\": {\"min_wrapping_ttl\": 1.5, \"capabilities\": [\"read\"]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"],}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]} \"b\": {\"capabilities\": [\"list\"]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\" \"b\": {\"capabilities\": [\"read\"]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}, \"a/b\": {\"capabilities\": [\"list\"]}, \"x\": {\"policy\": \"deny\"}}}", true, &[("a", &["read"]), ("a/b", &["list"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"], \"bogus\": 1}}}", false, &[]),
+    ("{\"name\": \"x\", \"path\": {\"a\": {\"capabilities\": [\"read\"]}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}, \"path\": {\"a/b\": {\"capabilities\": [\"list\"]}}}", true, &[("a", &["read"]), ("a/b", &["list"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"], \"policy\": null}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": \"read\"}}, \"x\": 1}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}, \"x\": 1}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}, nope}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]},}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\" {\"a\": {\"capabilities\": [\"read\"]}}}", false, &[]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}}\0junk", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}}, \"path\": }", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
+    ("{\"path\": {\"a\": {\"capabilities\": [\"read\"], \"allowed_parameters\": {\"x\": [1, \"y\", true]}}}}", true, &[("a", &["read"]), ("/a", &["read"]), ("a/", &["read"])]),
 ];

@@ -33,9 +33,9 @@ pub enum RaftError {
 /// A failure inside the log store or the state machine.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// redb failed.
+    /// redb failed (boxed: redb's error is large).
     #[error("redb: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// A stored record could not be encoded or decoded.
     #[error("codec: {0}")]
     Codec(#[from] bincode::Error),
@@ -54,13 +54,14 @@ macro_rules! redb_from {
     ($($t:ty),*) => {
         $(impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.into())
+                StoreError::Db(Box::new(e.into()))
             }
         })*
     };
 }
 
 redb_from!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,

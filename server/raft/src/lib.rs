@@ -56,13 +56,16 @@
 //!
 //! # Group commit
 //!
-//! openraft 0.9's core waits for each append's flush before it processes the
+//! openraft 0.9's core waits for each append's flush before it handles the
 //! next client write, so it does not batch appends by itself: one
 //! `client_write` costs one fsync. The backend therefore batches above
 //! openraft: concurrent transactions queue in a channel and a batcher packs
 //! everything queued into one log entry ([`types::Request`] holds several
-//! transactions, each still applied atomically and in order), with a small
-//! number of entries in flight.
+//! transactions, each still applied atomically and in order). By default one
+//! entry is in flight at a time ([`RaftConfig::max_inflight_batches`]): while
+//! it is being appended and applied the next batch grows, so the number of
+//! fsyncs per second stays at the disk's ceiling and throughput grows with
+//! concurrency.
 
 pub mod backend;
 pub mod error;

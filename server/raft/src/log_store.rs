@@ -59,7 +59,10 @@ impl LogShared {
     /// Opens (or creates) the log database and checks it belongs to `node_id`.
     ///
     /// Returns the stored node id when it differs from `node_id`.
-    pub(crate) fn open(dir: &Path, node_id: &str) -> Result<(Arc<Self>, Option<String>), StoreError> {
+    pub(crate) fn open(
+        dir: &Path,
+        node_id: &str,
+    ) -> Result<(Arc<Self>, Option<String>), StoreError> {
         let db = Database::create(dir.join(LOG_FILE))?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
@@ -293,7 +296,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(read_logs_err)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,

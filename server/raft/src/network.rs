@@ -6,9 +6,7 @@
 //! transport (AppendEntries, Vote and snapshot streaming over the cluster
 //! port) without touching storage.
 
-use openraft::error::{
-    InstallSnapshotError, RPCError, RaftError as OpenRaftError, Unreachable,
-};
+use openraft::error::{InstallSnapshotError, RPCError, RaftError as OpenRaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,

@@ -246,7 +246,10 @@ impl SmShared {
             }
             let mut m = txn.open_table(SM_META)?;
             m.insert(KEY_LAST_APPLIED, encode(&meta.last_log_id)?.as_slice())?;
-            m.insert(KEY_LAST_MEMBERSHIP, encode(&meta.last_membership)?.as_slice())?;
+            m.insert(
+                KEY_LAST_MEMBERSHIP,
+                encode(&meta.last_membership)?.as_slice(),
+            )?;
         }
         txn.commit()?;
         self.unsynced.store(0, Ordering::Relaxed);
@@ -537,9 +540,6 @@ mod tests {
         sm2.install_snapshot(&meta, &data).expect("install");
         assert_eq!(sm2.get("stale").expect("get"), None);
         assert_eq!(sm2.get("y/z").expect("get"), Some(vec![0, 255]));
-        assert_eq!(
-            sm2.applied_state().expect("applied").0,
-            meta.last_log_id
-        );
+        assert_eq!(sm2.applied_state().expect("applied").0, meta.last_log_id);
     }
 }

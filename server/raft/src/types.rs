@@ -33,7 +33,12 @@ impl Request {
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request({} txns, {} ops)", self.txns.len(), self.op_count())
+        write!(
+            f,
+            "request({} txns, {} ops)",
+            self.txns.len(),
+            self.op_count()
+        )
     }
 }
 

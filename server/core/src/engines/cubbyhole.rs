@@ -70,7 +70,12 @@ impl Backend for Cubbyhole {
         let Ok(prefix) = token_prefix(req) else {
             return Ok(None);
         };
-        Ok(Some(ctx.storage.get(&format!("{prefix}{}", ctx.path)).await?.is_some()))
+        Ok(Some(
+            ctx.storage
+                .get(&format!("{prefix}{}", ctx.path))
+                .await?
+                .is_some(),
+        ))
     }
 
     async fn handle(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Response, CoreError> {
@@ -117,5 +122,153 @@ impl Backend for Cubbyhole {
         };
         kvutil::add_parameter_warnings(&mut resp, req, &kvutil::field_names(FIELDS));
         Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::engines::test_util::{data, setup};
+    use crate::error::CoreError;
+    use crate::logical::Operation::*;
+
+    #[tokio::test]
+    async fn private_per_token() {
+        let env = setup().await;
+        assert!(env
+            .req(
+                Update,
+                "cubbyhole/mysecret",
+                json!({"foo": "bar", "a": {"z": 1, "y": 2}})
+            )
+            .await
+            .expect("write")
+            .is_empty());
+        let r = env
+            .req(Read, "cubbyhole/mysecret", json!({}))
+            .await
+            .expect("read");
+        assert_eq!(data(&r), json!({"a": {"y": 2, "z": 1}, "foo": "bar"}));
+        assert!(r.lease.is_none());
+        env.req(Update, "cubbyhole/dir/x", json!({"k": "v"}))
+            .await
+            .expect("write");
+        assert_eq!(
+            data(&env.req(List, "cubbyhole", json!({})).await.expect("list")),
+            json!({"keys": ["dir/", "mysecret"]})
+        );
+        assert_eq!(
+            data(
+                &env.req(List, "cubbyhole/dir", json!({}))
+                    .await
+                    .expect("list")
+            ),
+            json!({"keys": ["x"]})
+        );
+
+        // Another token sees its own, empty cubbyhole.
+        let other = env.token(&["default"], false).await;
+        assert!(matches!(
+            env.req_as(&other, Read, "cubbyhole/mysecret", json!({}))
+                .await,
+            Err(CoreError::NotFound)
+        ));
+        assert!(matches!(
+            env.req_as(&other, List, "cubbyhole/", json!({})).await,
+            Err(CoreError::NotFound)
+        ));
+        env.req_as(
+            &other,
+            Update,
+            "cubbyhole/mysecret",
+            json!({"foo": "theirs"}),
+        )
+        .await
+        .expect("write");
+        assert_eq!(
+            data(
+                &env.req(Read, "cubbyhole/mysecret", json!({}))
+                    .await
+                    .expect("read")
+            )["foo"],
+            "bar"
+        );
+
+        assert!(env
+            .req(Delete, "cubbyhole/mysecret", json!({}))
+            .await
+            .expect("delete")
+            .is_empty());
+        assert!(matches!(
+            env.req(Read, "cubbyhole/mysecret", json!({})).await,
+            Err(CoreError::NotFound)
+        ));
+        assert_eq!(
+            data(
+                &env.req_as(&other, Read, "cubbyhole/mysecret", json!({}))
+                    .await
+                    .expect("read")
+            )["foo"],
+            "theirs"
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_match_openbao() {
+        let env = setup().await;
+        match env.req(Update, "cubbyhole/x", json!({})).await {
+            Err(CoreError::Internal(m)) => assert_eq!(m, "missing data fields"),
+            other => panic!("{other:?}"),
+        }
+        match env.req(Read, "cubbyhole/", json!({})).await {
+            Err(CoreError::Internal(m)) => assert_eq!(m, "missing path"),
+            other => panic!("{other:?}"),
+        }
+        match env.req(Update, "cubbyhole/x/", json!({"a": 1})).await {
+            Err(CoreError::InvalidRequest(m)) => {
+                assert_eq!(m, "cannot write to a path ending in '/'")
+            }
+            other => panic!("{other:?}"),
+        }
+        let batch = env.token(&["default"], true).await;
+        assert!(batch.starts_with("b."));
+        for op in [Read, Update, List, Delete] {
+            match env
+                .req_as(&batch, op, "cubbyhole/a/b", json!({"x": 1}))
+                .await
+            {
+                Err(CoreError::InvalidRequest(m)) => assert_eq!(
+                    m,
+                    "cubbyhole operations are only supported by 'service' type tokens"
+                ),
+                other => panic!("{op:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn revoking_the_token_empties_its_cubbyhole() {
+        let env = setup().await;
+        let token = env.token(&["default"], false).await;
+        env.req_as(&token, Update, "cubbyhole/a", json!({"v": "1"}))
+            .await
+            .expect("write");
+        env.req_as(&token, Update, "cubbyhole/d/b", json!({"v": "2"}))
+            .await
+            .expect("write");
+        let active = env.active();
+        let entry = active
+            .tokens
+            .lookup(&token)
+            .await
+            .expect("lookup")
+            .expect("live");
+        let prefix = format!("cubbyhole/{}/", entry.hid);
+        let count =
+            |raw: &[(String, Vec<u8>)]| raw.iter().filter(|(k, _)| k.starts_with(&prefix)).count();
+        assert_eq!(count(&env.raw_values().await), 2);
+        active.tokens.revoke_tree(&entry.hid).await.expect("revoke");
+        assert_eq!(count(&env.raw_values().await), 0);
     }
 }

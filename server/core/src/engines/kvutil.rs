@@ -20,7 +20,8 @@ const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// Refuses writes (create, update, patch) to a path ending in `/`.
 pub fn check_write_path(op: Operation, path: &str) -> Result<(), CoreError> {
-    if path.ends_with('/') && matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
+    if path.ends_with('/') && matches!(op, Operation::Create | Operation::Update | Operation::Patch)
+    {
         return Err(CoreError::invalid(TRAILING_SLASH));
     }
     Ok(())
@@ -33,7 +34,12 @@ pub fn check_patch_content_type(req: &Request) -> Result<(), CoreError> {
         return Ok(());
     }
     let raw = req.content_type.as_deref().unwrap_or("");
-    let media = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if media.is_empty() {
         return Err(CoreError::invalid("mime: no media type"));
     }
@@ -148,7 +154,10 @@ impl<'a> Fields<'a> {
     }
 
     fn field_type(&self, name: &str) -> Option<FieldType> {
-        self.schema.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        self.schema
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 
     /// Checks that every declared field present in the data decodes. The
@@ -423,7 +432,11 @@ pub fn parse_go_int(s: &str) -> Result<i64, &'static str> {
         let bytes = digits.as_bytes();
         for (i, b) in bytes.iter().enumerate() {
             if *b == b'_' {
-                let before_ok = if i == 0 { prefixed } else { bytes[i - 1] != b'_' };
+                let before_ok = if i == 0 {
+                    prefixed
+                } else {
+                    bytes[i - 1] != b'_'
+                };
                 let after_ok = bytes.get(i + 1).is_some_and(|n| *n != b'_');
                 if !before_ok || !after_ok {
                     return Err(SYNTAX);
@@ -679,9 +692,15 @@ mod tests {
         assert_eq!(parse_go_int("1.5"), Err("invalid syntax"));
         assert_eq!(parse_go_int("abc"), Err("invalid syntax"));
         assert_eq!(parse_go_int(" 1"), Err("invalid syntax"));
-        assert_eq!(parse_go_int("99999999999999999999"), Err("value out of range"));
+        assert_eq!(
+            parse_go_int("99999999999999999999"),
+            Err("value out of range")
+        );
         assert_eq!(parse_go_int("-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(parse_go_int("9223372036854775808"), Err("value out of range"));
+        assert_eq!(
+            parse_go_int("9223372036854775808"),
+            Err("value out of range")
+        );
     }
 
     #[test]
@@ -707,7 +726,10 @@ mod tests {
         assert_eq!(weak_string(&json!(12), ""), Ok("12".into()));
         assert_eq!(
             weak_map(&json!("x"), ""),
-            Err("'' expected type 'map[string]interface {}', got unconvertible type 'string'".into())
+            Err(
+                "'' expected type 'map[string]interface {}', got unconvertible type 'string'"
+                    .into()
+            )
         );
         assert_eq!(
             weak_map(&json!([1]), ""),
@@ -715,7 +737,12 @@ mod tests {
         );
         assert_eq!(
             weak_map(&json!([{"a": 1}, {"b": 2}]), ""),
-            Ok(Some(json!({"a": 1, "b": 2}).as_object().cloned().unwrap_or_default()))
+            Ok(Some(
+                json!({"a": 1, "b": 2})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+            ))
         );
         assert_eq!(weak_map(&json!(null), ""), Ok(None));
     }
@@ -766,7 +793,10 @@ mod tests {
             decode(FieldType::SignedDurationSecond, &json!("-5s")),
             Ok(Decoded::Seconds(-5))
         );
-        assert_eq!(decode(FieldType::DurationSecond, &json!(null)), Ok(Decoded::Unset));
+        assert_eq!(
+            decode(FieldType::DurationSecond, &json!(null)),
+            Ok(Decoded::Unset)
+        );
     }
 
     #[test]

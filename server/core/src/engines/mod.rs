@@ -4,6 +4,9 @@
 pub mod cubbyhole;
 pub mod kv1;
 pub mod kv2;
+pub mod kvutil;
+#[cfg(test)]
+pub mod test_util;
 
 use std::sync::Arc;
 

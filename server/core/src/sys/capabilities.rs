@@ -31,7 +31,10 @@ pub async fn handle(ctx: &Ctx<'_>, req: &Request, path: &str) -> Result<Response
         }
         _ => {
             let token = if is_self {
-                req.client_token.as_ref().map(|t| t.to_string()).unwrap_or_default()
+                req.client_token
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
             } else {
                 string_field(data, "token")
                     .map_err(CoreError::InvalidRequest)?

@@ -18,7 +18,7 @@ mod policy;
 pub mod util;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use async_trait::async_trait;
 
@@ -116,7 +116,9 @@ async fn route(ctx: &Ctx<'_>, req: &Request, path: &str) -> Result<Response, Cor
         "step-down" => return keys::handle_step_down(req).await,
         "key-status" => return keys::handle_key_status(ctx, req).await,
         "rotate" | "rotate/keyring" => return keys::handle_rotate(ctx, req).await,
-        "rotate/config" | "rotate/keyring/config" => return keys::handle_rotate_config(ctx, req).await,
+        "rotate/config" | "rotate/keyring/config" => {
+            return keys::handle_rotate_config(ctx, req).await
+        }
         _ => {}
     }
     if let Some(rest) = non_empty_suffix(path, "mounts/") {

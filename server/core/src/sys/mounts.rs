@@ -8,7 +8,8 @@ use coffer_policy::{Acl, Capability, Policy};
 use serde_json::{json, Map, Value};
 
 use super::util::{
-    bool_field, comma_list_value, kv_pairs_field, parse_duration_second, sanitize_path, string_field,
+    bool_field, comma_list_value, kv_pairs_field, parse_duration_second, sanitize_path,
+    string_field,
 };
 use crate::error::CoreError;
 use crate::logical::{Ctx, Data, Operation, Request, Response};
@@ -63,7 +64,10 @@ const TUNE_FIELDS: &[&str] = &[
     "plugin_version",
     "user_lockout_config",
 ];
-const UNTUNABLE_ALLOWED: &[&str] = &["audit_non_hmac_request_keys", "audit_non_hmac_response_keys"];
+const UNTUNABLE_ALLOWED: &[&str] = &[
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+];
 
 /// The JSON OpenBao shows for a mount in `sys/mounts`, `sys/auth` and
 /// `sys/internal/ui/mounts`: [`MountEntry::to_api`] plus the auth
@@ -78,7 +82,9 @@ pub fn mount_info(entry: &MountEntry) -> Value {
                 }
             }
         }
-        if !NO_DEPRECATION_STATUS.contains(&entry.mount_type.as_str()) && !m.contains_key("deprecation_status") {
+        if !NO_DEPRECATION_STATUS.contains(&entry.mount_type.as_str())
+            && !m.contains_key("deprecation_status")
+        {
             m.insert("deprecation_status".into(), json!("supported"));
         }
     }
@@ -124,7 +130,9 @@ pub async fn handle_mount(ctx: &Ctx<'_>, req: &Request, raw: &str) -> Result<Res
             if PROTECTED_MOUNTS.iter().any(|p| path.starts_with(p)) {
                 return Err(bad(format!("cannot unmount {path:?}")));
             }
-            ctx.core.unmount(route.entry.table, &route.entry.path).await?;
+            ctx.core
+                .unmount(route.entry.table, &route.entry.path)
+                .await?;
             Ok(Response::empty())
         }
         _ => Err(CoreError::UnsupportedOperation),
@@ -148,7 +156,12 @@ pub async fn handle_auth(ctx: &Ctx<'_>, req: &Request, raw: &str) -> Result<Resp
             Ok(Response::empty())
         }
         Operation::Delete => {
-            let Some(entry) = ctx.core.mounts(TableKind::Auth).into_iter().find(|e| e.path == path) else {
+            let Some(entry) = ctx
+                .core
+                .mounts(TableKind::Auth)
+                .into_iter()
+                .find(|e| e.path == path)
+            else {
                 return Ok(Response::empty());
             };
             if entry.mount_type == "token" || path == "token/" {
@@ -181,14 +194,21 @@ fn ttl_text(v: Option<&Value>, what: &str) -> Result<String, CoreError> {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(_) => Err(bad(format!("unable to convert given {what} config information"))),
+        Some(_) => Err(bad(format!(
+            "unable to convert given {what} config information"
+        ))),
     }
 }
 
 /// Reads `sys/mounts/PATH` or `sys/auth/PATH` input into a new entry, with
 /// OpenBao's checks in OpenBao's order (the path checks come later, in
 /// [`enable`]).
-fn parse_enable(ctx: &Ctx<'_>, req: &Request, path: &str, kind: Kind) -> Result<MountEntry, CoreError> {
+fn parse_enable(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    path: &str,
+    kind: Kind,
+) -> Result<MountEntry, CoreError> {
     let what = match kind {
         Kind::Secrets => "mount",
         Kind::Auth => "auth",
@@ -199,8 +219,12 @@ fn parse_enable(ctx: &Ctx<'_>, req: &Request, path: &str, kind: Kind) -> Result<
     let external_entropy_access = bool_field(data, "external_entropy_access")
         .map_err(bad)?
         .unwrap_or(false);
-    let description = string_field(data, "description").map_err(bad)?.unwrap_or_default();
-    let plugin_name = string_field(data, "plugin_name").map_err(bad)?.unwrap_or_default();
+    let description = string_field(data, "description")
+        .map_err(bad)?
+        .unwrap_or_default();
+    let plugin_name = string_field(data, "plugin_name")
+        .map_err(bad)?
+        .unwrap_or_default();
     let mut mount_type = string_field(data, "type").map_err(bad)?.unwrap_or_default();
     // Absent options read as an empty map, an explicit null as none.
     let mut options = match data.get("options") {
@@ -211,7 +235,11 @@ fn parse_enable(ctx: &Ctx<'_>, req: &Request, path: &str, kind: Kind) -> Result<
     let config: Map<String, Value> = match data.get("config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(bad(format!("unable to convert given {what} config information"))),
+        Some(_) => {
+            return Err(bad(format!(
+                "unable to convert given {what} config information"
+            )))
+        }
     };
     let mut lists: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for key in [
@@ -221,7 +249,8 @@ fn parse_enable(ctx: &Ctx<'_>, req: &Request, path: &str, kind: Kind) -> Result<
         "allowed_response_headers",
     ] {
         if let Some(v) = config.get(key) {
-            let list = comma_list_value(v).map_err(|_| bad("unable to parse given auth config information".into()))?;
+            let list = comma_list_value(v)
+                .map_err(|_| bad("unable to parse given auth config information".into()))?;
             lists.insert(key, list);
         }
     }
@@ -255,12 +284,14 @@ fn parse_enable(ctx: &Ctx<'_>, req: &Request, path: &str, kind: Kind) -> Result<
     match max_ttl_text.as_str() {
         "" | "system" => {}
         t => {
-            cfg.max_lease_ttl =
-                parse_duration_second(t).map_err(|e| bad(format!("unable to parse max TTL of {t}: {e}")))?;
+            cfg.max_lease_ttl = parse_duration_second(t)
+                .map_err(|e| bad(format!("unable to parse max TTL of {t}: {e}")))?;
         }
     }
     if cfg.max_lease_ttl != 0 && cfg.default_lease_ttl > cfg.max_lease_ttl {
-        return Err(bad("given default lease TTL greater than given max lease TTL".into()));
+        return Err(bad(
+            "given default lease TTL greater than given max lease TTL".into(),
+        ));
     }
     let system_max = ctx.core.config.max_lease_ttl.as_secs();
     if cfg.default_lease_ttl > system_max && cfg.max_lease_ttl == 0 {
@@ -358,7 +389,10 @@ async fn enable(ctx: &Ctx<'_>, entry: MountEntry) -> Result<(), CoreError> {
                 return Err(bad(format!("cannot mount {path:?}")));
             }
             if SINGLETON_TYPES.contains(&entry.mount_type.as_str()) {
-                return Err(bad(format!("mount type of {:?} is not mountable", entry.mount_type)));
+                return Err(bad(format!(
+                    "mount type of {:?} is not mountable",
+                    entry.mount_type
+                )));
             }
         }
         TableKind::Auth => {
@@ -382,7 +416,12 @@ async fn enable(ctx: &Ctx<'_>, entry: MountEntry) -> Result<(), CoreError> {
 }
 
 /// `sys/mounts/PATH/tune` and `sys/auth/PATH/tune`.
-pub async fn handle_tune(ctx: &Ctx<'_>, req: &Request, raw: &str, kind: Kind) -> Result<Response, CoreError> {
+pub async fn handle_tune(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    raw: &str,
+    kind: Kind,
+) -> Result<Response, CoreError> {
     let path = match kind {
         Kind::Secrets => sanitize_path(raw),
         Kind::Auth => sanitize_path(&format!("auth/{raw}")),
@@ -400,16 +439,23 @@ fn tune_read(ctx: &Ctx<'_>, path: &str) -> Result<Response, CoreError> {
         return Err(bad(format!("cannot fetch sysview for path {path:?}")));
     };
     let e = &route.entry;
-    let effective = |mount: u64, system: std::time::Duration| if mount != 0 { mount } else { system.as_secs() };
+    let effective =
+        |mount: u64, system: std::time::Duration| if mount != 0 { mount } else { system.as_secs() };
     let mut data = Data::new();
     data.insert("description".into(), json!(e.description));
     data.insert(
         "default_lease_ttl".into(),
-        json!(effective(e.config.default_lease_ttl, ctx.core.config.default_lease_ttl)),
+        json!(effective(
+            e.config.default_lease_ttl,
+            ctx.core.config.default_lease_ttl
+        )),
     );
     data.insert(
         "max_lease_ttl".into(),
-        json!(effective(e.config.max_lease_ttl, ctx.core.config.max_lease_ttl)),
+        json!(effective(
+            e.config.max_lease_ttl,
+            ctx.core.config.max_lease_ttl
+        )),
     );
     data.insert("force_no_cache".into(), json!(e.config.force_no_cache));
     if e.external_entropy_access {
@@ -418,24 +464,45 @@ fn tune_read(ctx: &Ctx<'_>, path: &str) -> Result<Response, CoreError> {
     if e.table == TableKind::Auth {
         data.insert(
             "token_type".into(),
-            json!(e.config.token_type.clone().unwrap_or_else(|| "default-service".into())),
+            json!(e
+                .config
+                .token_type
+                .clone()
+                .unwrap_or_else(|| "default-service".into())),
         );
     }
     let lists = [
-        ("audit_non_hmac_request_keys", &e.config.audit_non_hmac_request_keys),
-        ("audit_non_hmac_response_keys", &e.config.audit_non_hmac_response_keys),
+        (
+            "audit_non_hmac_request_keys",
+            &e.config.audit_non_hmac_request_keys,
+        ),
+        (
+            "audit_non_hmac_response_keys",
+            &e.config.audit_non_hmac_response_keys,
+        ),
     ];
     for (k, v) in lists {
         if !v.is_empty() {
             data.insert(k.into(), json!(v));
         }
     }
-    if let Some(v) = e.config.listing_visibility.as_ref().filter(|v| !v.is_empty()) {
+    if let Some(v) = e
+        .config
+        .listing_visibility
+        .as_ref()
+        .filter(|v| !v.is_empty())
+    {
         data.insert("listing_visibility".into(), json!(v));
     }
     let lists = [
-        ("passthrough_request_headers", &e.config.passthrough_request_headers),
-        ("allowed_response_headers", &e.config.allowed_response_headers),
+        (
+            "passthrough_request_headers",
+            &e.config.passthrough_request_headers,
+        ),
+        (
+            "allowed_response_headers",
+            &e.config.allowed_response_headers,
+        ),
     ];
     for (k, v) in lists {
         if !v.is_empty() {
@@ -481,7 +548,12 @@ fn parse_version(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))
 }
 
-async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> Result<Response, CoreError> {
+async fn tune_write(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    path: &str,
+    is_auth: bool,
+) -> Result<Response, CoreError> {
     let data = &req.data;
     let untunable = UNTUNABLE_MOUNTS.iter().any(|p| path.starts_with(p));
     if untunable {
@@ -493,7 +565,9 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
         }
     }
     let Some((route, _)) = ctx.core.route(path) else {
-        return Err(bad(format!("tune of path {path:?} failed: no mount entry found")));
+        return Err(bad(format!(
+            "tune of path {path:?} failed: no mount entry found"
+        )));
     };
     let mut entry: MountEntry = (*route.entry).clone();
 
@@ -514,7 +588,9 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
     }
 
     if data.contains_key("description") {
-        entry.description = string_field(data, "description").map_err(bad)?.unwrap_or_default();
+        entry.description = string_field(data, "description")
+            .map_err(bad)?
+            .unwrap_or_default();
     }
     if let Some(v) = tune_list(data, "audit_non_hmac_request_keys")? {
         entry.config.audit_non_hmac_request_keys = v;
@@ -523,7 +599,9 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
         entry.config.audit_non_hmac_response_keys = v;
     }
     if data.contains_key("listing_visibility") {
-        let v = string_field(data, "listing_visibility").map_err(bad)?.unwrap_or_default();
+        let v = string_field(data, "listing_visibility")
+            .map_err(bad)?
+            .unwrap_or_default();
         match v.as_str() {
             "" => entry.config.listing_visibility = None,
             "hidden" | "unauth" => entry.config.listing_visibility = Some(v),
@@ -532,14 +610,18 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
     }
     if data.contains_key("token_type") {
         if !is_auth {
-            return Err(bad("'token_type' can only be modified on auth mounts".into()));
+            return Err(bad(
+                "'token_type' can only be modified on auth mounts".into()
+            ));
         }
         if entry.mount_type == "token" || entry.mount_type == "ns_token" {
             return Err(bad(
                 "'token_type' cannot be set for 'token' or 'ns_token' auth mounts".into(),
             ));
         }
-        let v = string_field(data, "token_type").map_err(bad)?.unwrap_or_default();
+        let v = string_field(data, "token_type")
+            .map_err(bad)?
+            .unwrap_or_default();
         entry.config.token_type = Some(match v.as_str() {
             "" | "default-service" => "default-service".into(),
             "default-batch" | "service" | "batch" => v,
@@ -571,7 +653,9 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
                     return Err(bad(format!("invalid version provided: {opt_version}")));
                 }
                 if me_version > opt_version {
-                    return Err(bad(format!("cannot downgrade mount from version {me_version}")));
+                    return Err(bad(format!(
+                        "cannot downgrade mount from version {me_version}"
+                    )));
                 }
                 if me_version < opt_version {
                     upgrade_from = Some(me_version);
@@ -605,7 +689,10 @@ async fn tune_write(ctx: &Ctx<'_>, req: &Request, path: &str, is_auth: bool) -> 
 
 /// The caller's ACL and policies for the UI endpoints, which check the
 /// token themselves: `Ok(None)` without a token.
-async fn caller_acl(ctx: &Ctx<'_>, req: &Request) -> Result<Option<(Arc<Acl>, Vec<Arc<Policy>>)>, CoreError> {
+async fn caller_acl(
+    ctx: &Ctx<'_>,
+    req: &Request,
+) -> Result<Option<(Arc<Acl>, Vec<Arc<Policy>>)>, CoreError> {
     let Some(token) = req.client_token.as_ref().filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -652,7 +739,10 @@ pub fn has_mount_access(acl: &Acl, policies: &[Arc<Policy>], mount_path: &str) -
         if pattern.contains('+') {
             segment_pattern_reaches(pattern, mount_path)
         } else {
-            pattern.strip_suffix('*').unwrap_or(pattern).starts_with(mount_path)
+            pattern
+                .strip_suffix('*')
+                .unwrap_or(pattern)
+                .starts_with(mount_path)
         }
     })
 }
@@ -723,12 +813,18 @@ pub async fn handle_ui_mounts(ctx: &Ctx<'_>, req: &Request) -> Result<Response, 
 
 /// `GET sys/internal/ui/mounts/PATH`: the mount serving PATH, when the
 /// caller's policies reach anything under it.
-pub async fn handle_ui_mount(ctx: &Ctx<'_>, req: &Request, raw: &str) -> Result<Response, CoreError> {
+pub async fn handle_ui_mount(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    raw: &str,
+) -> Result<Response, CoreError> {
     if req.operation != Operation::Read {
         return Err(CoreError::UnsupportedOperation);
     }
     let path = sanitize_path(raw);
-    let (acl, policies) = caller_acl(ctx, req).await?.ok_or(CoreError::PermissionDenied)?;
+    let (acl, policies) = caller_acl(ctx, req)
+        .await?
+        .ok_or(CoreError::PermissionDenied)?;
     let denied = || {
         CoreError::Forbidden(format!(
             "preflight capability check returned 403, please ensure client's policies grant access to path {path:?}"

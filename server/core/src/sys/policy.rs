@@ -14,7 +14,11 @@ const IMMUTABLE: &[&str] = &["root", "response-wrapping"];
 
 /// `sys/policy` (GET or LIST: `keys` and `policies`) and
 /// `sys/policies/acl` (LIST: `keys`).
-pub async fn handle_list(ctx: &Ctx<'_>, req: &Request, legacy: bool) -> Result<Response, CoreError> {
+pub async fn handle_list(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    legacy: bool,
+) -> Result<Response, CoreError> {
     let allowed = if legacy {
         matches!(req.operation, Operation::Read | Operation::List)
     } else {
@@ -43,7 +47,12 @@ pub async fn handle_list(ctx: &Ctx<'_>, req: &Request, legacy: bool) -> Result<R
 }
 
 /// `sys/policy/NAME` and `sys/policies/acl/NAME`.
-pub async fn handle_policy(ctx: &Ctx<'_>, req: &Request, raw_name: &str, legacy: bool) -> Result<Response, CoreError> {
+pub async fn handle_policy(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    raw_name: &str,
+    legacy: bool,
+) -> Result<Response, CoreError> {
     let name = PolicyStore::normalize(raw_name.trim_end_matches('/'));
     match req.operation {
         Operation::Read => read(ctx, &name, legacy).await,
@@ -63,7 +72,12 @@ async fn read(ctx: &Ctx<'_>, name: &str, legacy: bool) -> Result<Response, CoreE
         data.insert("version".into(), json!(0));
         data.insert("cas_required".into(), json!(false));
     } else {
-        let info = ctx.core.policies.info(name).await?.ok_or(CoreError::NotFound)?;
+        let info = ctx
+            .core
+            .policies
+            .info(name)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         data.insert("name".into(), json!(info.name));
         data.insert(text_key.into(), json!(info.raw));
         data.insert("version".into(), json!(info.version));
@@ -79,9 +93,16 @@ async fn read(ctx: &Ctx<'_>, name: &str, legacy: bool) -> Result<Response, CoreE
     Ok(Response::with_data(data))
 }
 
-async fn write(ctx: &Ctx<'_>, req: &Request, name: &str, legacy: bool) -> Result<Response, CoreError> {
+async fn write(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    name: &str,
+    legacy: bool,
+) -> Result<Response, CoreError> {
     if name.is_empty() {
-        return Err(CoreError::invalid("policy name must be provided in the URL"));
+        return Err(CoreError::invalid(
+            "policy name must be provided in the URL",
+        ));
     }
     let data = &req.data;
     let mut warnings = Vec::new();
@@ -95,7 +116,9 @@ async fn write(ctx: &Ctx<'_>, req: &Request, name: &str, legacy: bool) -> Result
         warnings.push("'rules' is deprecated, please use 'policy' instead".to_string());
     }
     if raw.is_empty() {
-        return Err(CoreError::invalid("'policy' parameter not supplied or empty"));
+        return Err(CoreError::invalid(
+            "'policy' parameter not supplied or empty",
+        ));
     }
     // OpenBao accepts base64-encoded policy text.
     if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()) {
@@ -110,7 +133,10 @@ async fn write(ctx: &Ctx<'_>, req: &Request, name: &str, legacy: bool) -> Result
     let cas_required = bool_field(data, "cas_required")
         .map_err(CoreError::InvalidRequest)?
         .unwrap_or(false);
-    ctx.core.policies.set_checked(name, &raw, cas, cas_required).await?;
+    ctx.core
+        .policies
+        .set_checked(name, &raw, cas, cas_required)
+        .await?;
     Ok(Response {
         warnings,
         ..Default::default()

@@ -12,35 +12,37 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 /// Vault's `parseutil.ParseDurationSecond` on a string: bare integers are
 /// seconds, `Nd` is days, anything else is Go's `time.ParseDuration`. Errors
 /// carry Go's texts (`time: invalid duration "x"`). Returns whole seconds
-/// (fractions are truncated, as `time.Duration.Seconds()` cast to int does).
+/// (fractions are truncated, as `time.Duration.Seconds()` cast to int does);
+/// negative durations are refused.
 pub fn parse_duration_second(s: &str) -> Result<u64, String> {
+    let v = parse_duration_second_signed(s)?;
+    u64::try_from(v).map_err(|_| format!("negative duration {s:?} is not allowed"))
+}
+
+/// [`parse_duration_second`] keeping the sign, for fields whose negative
+/// values get their own error message.
+pub fn parse_duration_second_signed(s: &str) -> Result<i64, String> {
     if s.is_empty() {
         return Ok(0);
     }
-    if let Some(v) = parse_go_int(s) {
-        return non_negative_secs(v, s);
+    let nanos: i128 = if let Some(v) = parse_go_int(s) {
+        v.saturating_mul(1_000_000_000)
+    } else if let Some(days) = s.strip_suffix('d') {
+        match parse_go_int(days) {
+            Some(d) => d.saturating_mul(86_400 * 1_000_000_000),
+            None => {
+                return Err(format!(
+                    "strconv.ParseInt: parsing {days:?}: invalid syntax"
+                ))
+            }
+        }
+    } else {
+        parse_go_duration(s)?
+    };
+    if nanos.unsigned_abs() > MAX_NANOS {
+        return Err(format!("time: invalid duration {s:?}"));
     }
-    if let Some(days) = s.strip_suffix('d') {
-        return match parse_go_int(days) {
-            Some(d) => non_negative_secs(d.saturating_mul(86_400), s),
-            None => Err(format!("strconv.ParseInt: parsing {days:?}: invalid syntax")),
-        };
-    }
-    let nanos = parse_go_duration(s)?;
-    if nanos < 0 {
-        return Err(format!("negative duration {s:?} is not allowed"));
-    }
-    Ok((nanos / 1_000_000_000) as u64)
-}
-
-fn non_negative_secs(v: i128, orig: &str) -> Result<u64, String> {
-    if v < 0 {
-        return Err(format!("negative duration {orig:?} is not allowed"));
-    }
-    if (v as u128).saturating_mul(1_000_000_000) > MAX_NANOS {
-        return Err(format!("time: invalid duration {orig:?}"));
-    }
-    Ok(v as u64)
+    Ok((nanos / 1_000_000_000) as i64)
 }
 
 /// `strconv.ParseInt(s, 10, 64)`.
@@ -123,7 +125,9 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
                 frac = frac * 10 + u128::from(d - b'0');
                 scale *= 10;
             }
-            v = v.checked_add(frac * unit_nanos / scale).ok_or_else(invalid)?;
+            v = v
+                .checked_add(frac * unit_nanos / scale)
+                .ok_or_else(invalid)?;
         }
         total = total.checked_add(v).ok_or_else(invalid)?;
         if total > MAX_NANOS {
@@ -180,6 +184,24 @@ pub fn duration_value(v: &Value) -> Result<u64, String> {
     }
 }
 
+/// A signed duration field (`TypeDurationSecond` before range checks).
+pub fn signed_duration_field(data: &Data, key: &str) -> Result<Option<i64>, String> {
+    let v = match data.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let r = match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Ok(i),
+            None => parse_duration_second_signed(&n.to_string()),
+        },
+        Value::String(s) => parse_duration_second_signed(s),
+        other => Err(format!("could not parse duration from input {other}")),
+    };
+    r.map(Some)
+        .map_err(|e| format!("error converting input for field {key:?}: {e}"))
+}
+
 /// A string field (`TypeString`): strings as they are, numbers and booleans
 /// as their text; `None` when absent or null.
 pub fn string_field(data: &Data, key: &str) -> Result<Option<String>, String> {
@@ -199,9 +221,9 @@ pub fn string_field(data: &Data, key: &str) -> Result<Option<String>, String> {
 pub fn bool_field(data: &Data, key: &str) -> Result<Option<bool>, String> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => bool_value(v)
-            .map(Some)
-            .ok_or_else(|| format!("error converting input for field {key:?}: cannot parse {v} as bool")),
+        Some(v) => bool_value(v).map(Some).ok_or_else(|| {
+            format!("error converting input for field {key:?}: cannot parse {v} as bool")
+        }),
     }
 }
 
@@ -262,7 +284,10 @@ pub fn comma_list_value(v: &Value) -> Result<Vec<String>, String> {
                 Value::String(s) => Ok(s.trim().to_string()),
                 Value::Number(n) => Ok(n.to_string()),
                 Value::Bool(b) => Ok(b.to_string()),
-                other => Err(format!("'' expected type 'string', got unconvertible type '{}'", go_type_name(other))),
+                other => Err(format!(
+                    "'' expected type 'string', got unconvertible type '{}'",
+                    go_type_name(other)
+                )),
             })
             .collect(),
         Value::Object(_) => Err("'' source data must be an array or slice, got map".into()),
@@ -375,10 +400,7 @@ mod tests {
             parse_duration_second("bad"),
             Err("strconv.ParseInt: parsing \"ba\": invalid syntax".to_string())
         );
-        assert_eq!(
-            parse_duration_second("5"),
-            Ok(5)
-        );
+        assert_eq!(parse_duration_second("5"), Ok(5));
         assert_eq!(
             parse_duration_second("5x"),
             Err("time: unknown unit \"x\" in duration \"5x\"".to_string())
@@ -405,8 +427,14 @@ mod tests {
             "a": "x, y ,z", "b": ["p", " q "], "c": "", "t": "true", "n": 3, "ttl": "1m", "m": {"version": 2}
         }))
         .expect("object");
-        assert_eq!(comma_list_field(&d, "a"), Ok(Some(vec!["x".into(), "y".into(), "z".into()])));
-        assert_eq!(comma_list_field(&d, "b"), Ok(Some(vec!["p".into(), "q".into()])));
+        assert_eq!(
+            comma_list_field(&d, "a"),
+            Ok(Some(vec!["x".into(), "y".into(), "z".into()]))
+        );
+        assert_eq!(
+            comma_list_field(&d, "b"),
+            Ok(Some(vec!["p".into(), "q".into()]))
+        );
         assert_eq!(comma_list_field(&d, "c"), Ok(Some(vec![])));
         assert_eq!(comma_list_field(&d, "zz"), Ok(None));
         assert_eq!(bool_field(&d, "t"), Ok(Some(true)));
@@ -420,7 +448,10 @@ mod tests {
             sanitize_policies(&["B".into(), " a".into(), "".into(), "b".into()]),
             vec!["a".to_string(), "b".to_string()]
         );
-        assert!(equivalent_policies(&["a".into(), "default".into()], &["a".into()]));
+        assert!(equivalent_policies(
+            &["a".into(), "default".into()],
+            &["a".into()]
+        ));
         assert!(!equivalent_policies(&["a".into()], &["b".into()]));
     }
 }

@@ -1,0 +1,531 @@
+//! The warp filter: every request goes through [`dispatch`], which answers the
+//! lifecycle endpoints itself (by calling the [`Core`]) and turns everything
+//! else under `/v1/` into a logical [`Request`] for [`Core::handle_request`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use coffer_core::core::InitRequest;
+use coffer_core::logical::{Data, Operation, Request};
+use coffer_core::{Core, CoreError};
+use futures::{Stream, StreamExt};
+use http::{HeaderMap, Method};
+use serde::Deserialize;
+use warp::Filter;
+use zeroize::Zeroizing;
+
+use crate::health::HealthQuery;
+use crate::parse::{self, ParseError};
+use crate::render::{self, DenialForm, HttpResponse};
+
+/// The default `max_request_size` of a listener: 32 MiB.
+pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 32 * 1024 * 1024;
+
+/// The peer address of a connection, put into each request's extensions by
+/// the listener (see [`crate::server`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// What the HTTP layer of one listener needs.
+pub struct HttpState {
+    pub core: Arc<Core>,
+    /// Largest accepted request body in bytes (413 above).
+    pub max_request_size: u64,
+}
+
+impl HttpState {
+    /// The state for a listener with the given body limit.
+    pub fn new(core: Arc<Core>, max_request_size: u64) -> Arc<HttpState> {
+        Arc::new(HttpState {
+            core,
+            max_request_size,
+        })
+    }
+}
+
+/// The parts of a request the dispatcher looks at.
+pub struct Incoming {
+    pub method: Method,
+    /// The raw (still percent-encoded) path.
+    pub path: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    pub headers: HeaderMap,
+    pub remote: Option<SocketAddr>,
+}
+
+/// The whole API as a warp filter; it never rejects.
+pub fn filter(
+    state: Arc<HttpState>,
+) -> impl Filter<Extract = (HttpResponse,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let query = warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<RemoteAddr>())
+        .and(warp::body::stream())
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  remote: Option<RemoteAddr>,
+                  body| {
+                let state = state.clone();
+                async move {
+                    let req = Incoming {
+                        method,
+                        path: path.as_str().to_string(),
+                        query,
+                        headers,
+                        remote: remote.map(|r| r.0),
+                    };
+                    dispatch(&state, req, body).await
+                }
+            },
+        )
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    TooLarge,
+    Read(String),
+}
+
+/// Reads a body stream, refusing more than `limit` bytes. The buffer is
+/// zeroed when dropped: bodies carry secrets.
+pub async fn read_body<S, B, E>(stream: S, limit: u64, size_hint: Option<u64>) -> Result<Zeroizing<Vec<u8>>, BodyError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    let mut stream = std::pin::pin!(stream);
+    let reserve = size_hint.unwrap_or(0).min(limit).min(1 << 20);
+    let mut out = Zeroizing::new(Vec::with_capacity(reserve as usize));
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
+        if (out.len() as u64).saturating_add(chunk.remaining() as u64) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            if out.len() + n > out.capacity() {
+                // Grow by hand so that the old buffer is wiped, not just freed.
+                let mut bigger = Zeroizing::new(Vec::with_capacity((out.capacity() * 2).max(out.len() + n)));
+                bigger.extend_from_slice(&out);
+                out = bigger;
+            }
+            out.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
+}
+
+fn too_large() -> HttpResponse {
+    let mut r = render::errors(413, &["http: request body too large".to_string()]);
+    r.headers_mut()
+        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    r
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Handles one request; HEAD answers lose their body.
+pub async fn dispatch<S, B, E>(state: &HttpState, req: Incoming, body: S) -> HttpResponse
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    let head = req.method == Method::HEAD;
+    let method = req.method.clone();
+    let resp = route(state, req, body).await;
+    tracing::debug!(method = %method, status = resp.status().as_u16(), "request");
+    let mut resp = render::finish(resp);
+    if head {
+        *resp.body_mut() = Bytes::new();
+    }
+    resp
+}
+
+async fn route<S, B, E>(state: &HttpState, req: Incoming, body: S) -> HttpResponse
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    let Some(path) = parse::percent_decode_path(&req.path) else {
+        return render::errors(400, &["invalid path".to_string()]);
+    };
+    if let Some(clean) = parse::clean_path(&path) {
+        // Go's ServeMux redirects unclean paths.
+        let location = if req.query.is_empty() {
+            clean
+        } else {
+            format!("{clean}?{}", req.query)
+        };
+        let mut r = render::empty(301);
+        if let Ok(v) = http::HeaderValue::from_str(&location) {
+            r.headers_mut().insert(http::header::LOCATION, v);
+        }
+        return r;
+    }
+    let Some(rel) = path.strip_prefix("/v1/") else {
+        return render::errors(404, &[]);
+    };
+    let rel = rel.to_string();
+
+    if let Some(limit_hit) = content_length(&req.headers).map(|n| n > state.max_request_size) {
+        if limit_hit {
+            return too_large();
+        }
+    }
+    let size_hint = content_length(&req.headers);
+    let limit = state.max_request_size;
+    let read = |body: S| async move {
+        match read_body(body, limit, size_hint).await {
+            Ok(b) => Ok(b),
+            Err(BodyError::TooLarge) => Err(too_large()),
+            Err(BodyError::Read(e)) => {
+                tracing::debug!(error = %e, "reading a request body failed");
+                Err(render::errors(400, &["error reading data".to_string()]))
+            }
+        }
+    };
+
+    match rel.as_str() {
+        "sys/init" => match req.method {
+            Method::GET => init_status(state).await,
+            Method::PUT | Method::POST => match read(body).await {
+                Ok(b) => init(state, &b).await,
+                Err(r) => r,
+            },
+            _ => render::errors(405, &[]),
+        },
+        "sys/seal-status" => match req.method {
+            Method::GET => seal_status(state).await,
+            _ => render::errors(405, &[]),
+        },
+        "sys/unseal" => match req.method {
+            Method::PUT | Method::POST => match read(body).await {
+                Ok(b) => unseal(state, &b).await,
+                Err(r) => r,
+            },
+            _ => render::errors(405, &[]),
+        },
+        "sys/health" => match req.method {
+            Method::GET | Method::HEAD => health(state, &req.query).await,
+            _ => render::errors(405, &[]),
+        },
+        "sys/leader" => match req.method {
+            Method::GET => match state.core.leader() {
+                Ok(v) => render::json(200, &v),
+                Err(e) => render::core_error(&e, DenialForm::Plain),
+            },
+            _ => render::errors(405, &[]),
+        },
+        _ => {
+            let needs_body = matches!(req.method, Method::PUT | Method::POST | Method::PATCH);
+            let bytes = if needs_body {
+                match read(body).await {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                }
+            } else {
+                Zeroizing::new(Vec::new())
+            };
+            logical(state, &req, rel, &bytes).await
+        }
+    }
+}
+
+async fn init_status(state: &HttpState) -> HttpResponse {
+    #[derive(serde::Serialize)]
+    struct InitStatus {
+        initialized: bool,
+    }
+    match state.core.initialized().await {
+        Ok(initialized) => render::json(200, &InitStatus { initialized }),
+        Err(e) => render::core_error(&e, DenialForm::Plain),
+    }
+}
+
+/// The `sys/init` body; fields clients send that Coffer has no use for
+/// (`recovery_*`, `stored_shares`, ...) are ignored.
+#[derive(Debug, Default, Deserialize)]
+struct InitBody {
+    #[serde(default)]
+    secret_shares: u64,
+    #[serde(default)]
+    secret_threshold: u64,
+    #[serde(default)]
+    pgp_keys: Option<Vec<String>>,
+    #[serde(default)]
+    root_token_pgp_key: Option<String>,
+}
+
+async fn init(state: &HttpState, body: &[u8]) -> HttpResponse {
+    let req: InitBody = match parse::parse_json_struct(body) {
+        Ok(r) => r,
+        Err(e) => return render::errors(400, &[e.to_string()]),
+    };
+    // Handing out plain keys to a caller that asked for PGP-encrypted ones
+    // would be worse than refusing.
+    if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
+        || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty())
+    {
+        return render::errors(400, &["PGP-encrypted key shares are not supported".to_string()]);
+    }
+    let init = InitRequest {
+        secret_shares: req.secret_shares,
+        secret_threshold: req.secret_threshold,
+    };
+    match state.core.init(init).await {
+        Ok(resp) => render::json(200, &resp),
+        Err(e) => render::core_error(&e, DenialForm::Plain),
+    }
+}
+
+async fn seal_status(state: &HttpState) -> HttpResponse {
+    match state.core.seal_status().await {
+        Ok(s) => render::json(200, &s),
+        Err(e) => render::core_error(&e, DenialForm::Plain),
+    }
+}
+
+#[derive(Default, Deserialize)]
+struct UnsealBody {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    reset: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    migrate: bool,
+}
+
+async fn unseal(state: &HttpState, body: &[u8]) -> HttpResponse {
+    let req: UnsealBody = match parse::parse_json_struct(body) {
+        Ok(r) => r,
+        Err(e) => return render::errors(400, &[e.to_string()]),
+    };
+    if req.reset {
+        state.core.reset_unseal().await;
+        return seal_status(state).await;
+    }
+    let Some(key) = req.key.filter(|k| !k.is_empty()).map(Zeroizing::new) else {
+        return render::errors(
+            400,
+            &["'key' must be specified in request body as JSON, or 'reset' set to true".to_string()],
+        );
+    };
+    match state.core.unseal(&key).await {
+        Ok(s) => render::json(200, &s),
+        Err(e) => render::core_error(&e, DenialForm::Plain),
+    }
+}
+
+async fn health(state: &HttpState, query: &str) -> HttpResponse {
+    let pairs = parse::query_pairs(query);
+    let Ok(q) = HealthQuery::parse(&pairs) else {
+        return render::errors(400, &[]);
+    };
+    match state.core.health().await {
+        Ok(h) => render::json(q.code_for(&h), &h),
+        Err(e) => render::core_error(&e, DenialForm::Plain),
+    }
+}
+
+/// Maps the method (and `?list=`) to an operation; `Err` is the answer.
+fn operation(method: &Method, pairs: &[(String, String)]) -> Result<Operation, HttpResponse> {
+    match method.as_str() {
+        "GET" => match parse::first(pairs, "list") {
+            None | Some("") => Ok(Operation::Read),
+            Some(v) => match parse::go_bool(v) {
+                Some(true) => Ok(Operation::List),
+                Some(false) => Ok(Operation::Read),
+                None => Err(render::errors(400, &[])),
+            },
+        },
+        "LIST" => Ok(Operation::List),
+        "PUT" | "POST" => Ok(Operation::Update),
+        "DELETE" => Ok(Operation::Delete),
+        "PATCH" => Ok(Operation::Patch),
+        _ => Err(render::errors(405, &[])),
+    }
+}
+
+/// Builds the logical request from the HTTP request.
+pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request, HttpResponse> {
+    let pairs = parse::query_pairs(&req.query);
+    let op = operation(&req.method, &pairs)?;
+    let content_type = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let data: Data = match req.method.as_str() {
+        "GET" => parse::query_data(&pairs, &["list"]),
+        "LIST" | "DELETE" => parse::query_data(&pairs, &[]),
+        "PATCH" => parse::parse_json_object(body).map_err(|e| parse_error(&e))?,
+        _ => parse::parse_write_body(content_type.as_deref(), body).map_err(|e| parse_error(&e))?,
+    };
+    let wrap_ttl = parse::wrap_ttl(&req.headers).map_err(|e| parse_error(&e))?;
+    let mut r = Request::new(op, rel);
+    r.data = data;
+    r.client_token = parse::request_token(&req.headers).map(Zeroizing::new);
+    r.remote_addr = req.remote.map(|a| a.ip());
+    r.content_type = content_type;
+    r.wrap_ttl = wrap_ttl;
+    Ok(r)
+}
+
+fn parse_error(e: &ParseError) -> HttpResponse {
+    render::errors(400, &[e.to_string()])
+}
+
+async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) -> HttpResponse {
+    if req.method == Method::HEAD {
+        // No logical operation answers HEAD: OpenBao checks the token first.
+        return if parse::request_token(&req.headers).is_none() {
+            render::errors(403, &["permission denied".to_string()])
+        } else {
+            render::core_error(&CoreError::UnsupportedOperation, DenialForm::Plain)
+        };
+    }
+    let request = match build_request(req, rel, body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let request_id = request.id.clone();
+    let token = request.client_token.clone();
+    match state.core.handle_request(request).await {
+        Ok(resp) => render::logical(&request_id, &resp),
+        Err(e) => {
+            let denial = if matches!(e, CoreError::PermissionDenied) {
+                denial_form(&state.core, token.as_deref().map(String::as_str)).await
+            } else {
+                DenialForm::Plain
+            };
+            render::core_error(&e, denial)
+        }
+    }
+}
+
+/// Vault words a denial of a valid token (an ACL decision) as a multi-error
+/// and a denial for a missing or unknown token as plain `permission denied`.
+async fn denial_form(core: &Core, token: Option<&str>) -> DenialForm {
+    let Some(token) = token else {
+        return DenialForm::Plain;
+    };
+    let Ok(active) = core.active() else {
+        return DenialForm::Plain;
+    };
+    match active.tokens.lookup(token).await {
+        Ok(Some(_)) => DenialForm::Multi,
+        _ => DenialForm::Plain,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn incoming(method: &str, query: &str, headers: &[(&str, &str)]) -> Incoming {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Incoming {
+            method: Method::from_bytes(method.as_bytes()).unwrap(),
+            path: "/v1/x".into(),
+            query: query.into(),
+            headers: h,
+            remote: Some("10.1.2.3:5555".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn methods_map_to_operations() {
+        let op = |m: &str, q: &str| build_request(&incoming(m, q, &[]), "x".into(), b"").map(|r| r.operation);
+        assert_eq!(op("GET", "").ok(), Some(Operation::Read));
+        assert_eq!(op("GET", "list=true").ok(), Some(Operation::List));
+        assert_eq!(op("GET", "list=false").ok(), Some(Operation::Read));
+        assert_eq!(op("LIST", "").ok(), Some(Operation::List));
+        assert_eq!(op("PUT", "").ok(), Some(Operation::Update));
+        assert_eq!(op("POST", "").ok(), Some(Operation::Update));
+        assert_eq!(op("DELETE", "").ok(), Some(Operation::Delete));
+        assert_eq!(op("PATCH", "").ok(), Some(Operation::Patch));
+        assert_eq!(op("GET", "list=abc").err().map(|r| r.status().as_u16()), Some(400));
+        assert_eq!(op("FOO", "").err().map(|r| r.status().as_u16()), Some(405));
+    }
+
+    #[test]
+    fn request_fields() {
+        let inc = incoming(
+            "GET",
+            "list=true&after=a&limit=2",
+            &[("x-vault-token", "tok"), ("x-vault-wrap-ttl", "5m")],
+        );
+        let r = build_request(&inc, "secret/metadata".into(), b"").unwrap();
+        assert_eq!(r.path, "secret/metadata");
+        assert_eq!(Value::Object(r.data), json!({"after": "a", "limit": "2"}));
+        assert_eq!(r.client_token.as_deref().map(String::as_str), Some("tok"));
+        assert_eq!(r.wrap_ttl, Some(std::time::Duration::from_secs(300)));
+        assert_eq!(r.remote_addr, Some("10.1.2.3".parse().unwrap()));
+
+        let inc = incoming("PUT", "ignored=1", &[("content-type", "application/x-www-form-urlencoded")]);
+        let r = build_request(&inc, "kv/x".into(), b"a=1&a=2").unwrap();
+        assert_eq!(Value::Object(r.data), json!({"a": "1,2"}));
+
+        let inc = incoming("PATCH", "", &[("content-type", "application/merge-patch+json")]);
+        let r = build_request(&inc, "kv/x".into(), br#"{"data":{"a":"b"}}"#).unwrap();
+        assert_eq!(r.content_type.as_deref(), Some("application/merge-patch+json"));
+        assert_eq!(Value::Object(r.data), json!({"data": {"a": "b"}}));
+
+        let inc = incoming("DELETE", "versions=1&versions=2", &[]);
+        let r = build_request(&inc, "kv/x".into(), b"").unwrap();
+        assert_eq!(Value::Object(r.data), json!({"versions": ["1", "2"]}));
+
+        let inc = incoming("PUT", "", &[("x-vault-wrap-ttl", "abc")]);
+        let e = build_request(&inc, "kv/x".into(), b"").unwrap_err();
+        assert_eq!(e.status(), 400);
+
+        let inc = incoming("PUT", "", &[]);
+        let e = build_request(&inc, "kv/x".into(), b"{").unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            String::from_utf8(e.body().to_vec()).unwrap(),
+            "{\"errors\":[\"failed to decode JSON input: unexpected EOF\"]}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn body_limit() {
+        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
+        let b = read_body(futures::stream::iter(chunks.clone()), 11, Some(11)).await.unwrap();
+        assert_eq!(b.as_slice(), b"hello world");
+        let e = read_body(futures::stream::iter(chunks), 10, None).await.unwrap_err();
+        assert!(matches!(e, BodyError::TooLarge));
+        let big: Vec<Result<Bytes, std::io::Error>> = (0..100).map(|_| Ok(Bytes::from(vec![7u8; 1000]))).collect();
+        let b = read_body(futures::stream::iter(big), 1 << 20, None).await.unwrap();
+        assert_eq!(b.len(), 100_000);
+    }
+}
