@@ -106,8 +106,13 @@ pub struct VaultClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
-    /// Raft data volume of each member.
+    /// Raft data volume of each member. Fixed at creation: a StatefulSet's volume claim
+    /// templates cannot change.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self == oldSelf",
+        "message": "storage cannot be changed after creation (volume claim templates are immutable)"
+    }]))]
     pub storage: StorageSpec,
 
     /// Extra server configuration, as the JSON form of the server's configuration file (for

@@ -73,9 +73,12 @@ async fn main() -> anyhow::Result<()> {
     // Shutdown: SIGTERM / Ctrl-C, or losing the Lease.
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = {
-        let mut rx = stop_rx.clone();
-        move || async move {
-            let _ = rx.wait_for(|s| *s).await;
+        let rx = stop_rx.clone();
+        move || {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
         }
     };
     {

@@ -180,15 +180,28 @@ pub fn logical(request_id: &str, resp: &Response) -> HttpResponse {
 /// Adds the headers every response carries: `Cache-Control: no-store`, a
 /// Content-Type, and the HSTS header OpenBao sends by default.
 pub fn finish(mut resp: HttpResponse) -> HttpResponse {
-    let h = resp.headers_mut();
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if !h.contains_key(CONTENT_TYPE) {
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
-    }
-    h.insert(
+    // Cache-Control first, then Content-Type, as OpenBao orders them.
+    let mut headers = http::HeaderMap::with_capacity(resp.headers().len() + 3);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let content_type = resp
+        .headers_mut()
+        .remove(CONTENT_TYPE)
+        .unwrap_or_else(|| HeaderValue::from_static(APPLICATION_JSON));
+    headers.insert(CONTENT_TYPE, content_type);
+    headers.insert(
         http::header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
+    let mut last: Option<http::HeaderName> = None;
+    for (name, value) in resp.headers_mut().drain() {
+        if name.is_some() {
+            last = name;
+        }
+        if let Some(n) = &last {
+            headers.append(n.clone(), value);
+        }
+    }
+    *resp.headers_mut() = headers;
     resp
 }
 

@@ -84,7 +84,6 @@ pub fn listener_spec(l: &TcpListenerConfig) -> ListenerSpec {
 
 /// The core settings from a configuration.
 pub fn core_config(cfg: &ServerConfig) -> CoreConfig {
-    let defaults = CoreConfig::default();
     CoreConfig {
         cluster_name: cfg.cluster_name.clone(),
         default_lease_ttl: cfg.default_lease_ttl.unwrap_or(coffer_config::DEFAULT_LEASE_TTL),
@@ -104,7 +103,6 @@ pub fn core_config(cfg: &ServerConfig) -> CoreConfig {
         ha_enabled: matches!(cfg.storage, Some(StorageConfig::Raft { .. })),
         api_addr: cfg.api_addr.clone(),
         cluster_addr: cfg.cluster_addr.clone(),
-        ..defaults
     }
 }
 
@@ -247,11 +245,11 @@ pub async fn run_dev(args: &ServerArgs, shutdown: impl Future<Output = ()> + Sen
         let mut out = std::io::stdout().lock();
         let _ = write!(
             out,
-            "==> Coffer server configuration:\n\n\
-             \x20            Api Address: {url}\n\
-             \x20              Listener 1: tcp (addr: \"{addr}\", max_request_size: \"{max}\", tls: \"disabled\")\n\
-             \x20                 Storage: inmem\n\
-             \x20                 Version: Coffer v{version}\n\n",
+            "==> Coffer server configuration:\n\n{:>24}: {url}\n{:>24}: tcp (addr: \"{addr}\", max_request_size: \"{max}\", tls: \"disabled\")\n{:>24}: inmem\n{:>24}: Coffer v{version}\n\n",
+            "Api Address",
+            "Listener 1",
+            "Storage",
+            "Version",
             url = listener.url(),
             addr = listener.local_addr(),
             max = spec.max_request_size,

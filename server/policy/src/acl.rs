@@ -954,8 +954,17 @@ mod tests {
         assert!(!Acl::new(&[&expired]).allow(Read, "kv/x", false).allowed);
     }
 
+    /// Expectations checked against OpenBao 2.7.2's `sys/internal/ui/mounts`.
     #[test]
     fn mount_access() {
+        let a = acl(&[&rule("kv*", &["read"]), &rule("x/+/y", &["read"])]);
+        assert!(a.has_mount_access("kv/") && !a.has_mount_access("secret/"));
+        let a = acl(&[&rule("k*", &["deny"])]);
+        assert!(a.has_mount_access("kv/") && !a.has_mount_access("secret/"));
+        let a = acl(&[&rule("kv/+", &["read"])]);
+        assert!(a.has_mount_access("kv/") && !a.has_mount_access("secret/"));
+        let a = acl(&[&rule("kv", &["read"])]);
+        assert!(a.has_mount_access("kv/") && !a.has_mount_access("secret/"));
         let a = acl(&[&rule("secret/data/app", &["read"])]);
         assert!(a.has_mount_access("secret/"));
         assert!(!a.has_mount_access("kv/"));

@@ -18,7 +18,7 @@
 //!   one, and everything after it is committed again by the first election
 //!   (a single voter commits its whole log when it wins).
 //! * `purge` first forces the state machine to disk
-//!   ([`SmShared::persist`]) and refuses to drop entries the durable state
+//!   (`SmShared::persist`) and refuses to drop entries the durable state
 //!   machine does not contain.
 
 use std::fmt::Debug;

@@ -12,7 +12,7 @@
 //!   once but reaches the disk only with the next durable commit. Every
 //!   [`SYNC_EVERY_ENTRIES`] applied entries one apply commits durably, which
 //!   bounds replay after a crash and lets redb reuse freed pages.
-//! * [`SmShared::persist`] forces a durable commit. The log store calls it
+//! * `SmShared::persist` forces a durable commit. The log store calls it
 //!   before purging, the snapshot builder calls it after taking its read view,
 //!   and shutdown calls it, so no log entry is ever purged that the durable
 //!   state machine does not already contain.
@@ -54,7 +54,7 @@ pub(crate) const SNAPSHOT_FILE: &str = "snapshot.bin";
 
 /// A durable state-machine commit happens at least this often (in applied
 /// log entries); other applies are not fsynced.
-pub(crate) const SYNC_EVERY_ENTRIES: u64 = 1024;
+pub const SYNC_EVERY_ENTRIES: u64 = 1024;
 
 /// Magic prefix of the snapshot payload (the bytes openraft ships to followers
 /// and `sys/storage/raft/snapshot` will hand out).

@@ -133,6 +133,9 @@ impl From<Kv2Error> for CoreError {
     }
 }
 
+/// Builds a route from the key after a path prefix.
+type MakeRoute<'p> = fn(&'p str) -> Route<'p>;
+
 /// Which endpoint a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route<'p> {
@@ -152,7 +155,7 @@ impl<'p> Route<'p> {
         if path == "config" {
             return Route::Config;
         }
-        let prefixes: [(&str, fn(&'p str) -> Route<'p>); 7] = [
+        let prefixes: [(&str, MakeRoute<'p>); 7] = [
             ("data/", Route::Data),
             ("metadata/", Route::Metadata),
             ("detailed-metadata/", Route::DetailedMetadata),
@@ -941,9 +944,7 @@ async fn destroy_versions(
 fn remove_values(m: &mut Map<String, Value>, max_depth: i64, depth: i64) {
     for v in m.values_mut() {
         match v {
-            Value::Object(inner)
-                if (max_depth == 0 || depth + 1 <= max_depth) && !inner.is_empty() =>
-            {
+            Value::Object(inner) if (max_depth == 0 || depth < max_depth) && !inner.is_empty() => {
                 remove_values(inner, max_depth, depth + 1);
             }
             other => *other = Value::Null,

@@ -14,8 +14,8 @@ use crate::logical::{Auth, Backend, Ctx, Data, Operation, Request, Response};
 use crate::mounts::TableKind;
 
 use super::fields::{
-    self, calculate_ttl, go_quote, go_time, list_contains_glob, parse_duration_str, remove_duplicates,
-    sanitize_policies, validate, FieldType, Fields, TtlLimits,
+    self, calculate_ttl, go_quote, go_time, list_contains_glob, parse_duration_str,
+    remove_duplicates, sanitize_policies, validate, FieldType, Fields, TtlLimits,
 };
 use super::roles::{self, RoleEntry};
 use super::{NewToken, TokenEntry};
@@ -58,7 +58,8 @@ const CREATE_ROLE_FIELDS: &[(&str, FieldType)] = &[
 ];
 const TOKEN_FIELDS: &[(&str, FieldType)] = &[("token", T::String)];
 const ACCESSOR_FIELDS: &[(&str, FieldType)] = &[("accessor", T::String)];
-const RENEW_FIELDS: &[(&str, FieldType)] = &[("token", T::String), ("increment", T::DurationSecond)];
+const RENEW_FIELDS: &[(&str, FieldType)] =
+    &[("token", T::String), ("increment", T::DurationSecond)];
 const RENEW_ACCESSOR_FIELDS: &[(&str, FieldType)] =
     &[("accessor", T::String), ("increment", T::DurationSecond)];
 const NO_FIELDS: &[(&str, FieldType)] = &[];
@@ -186,7 +187,8 @@ fn validate_fields(route: &Route, data: &Data) -> Result<(), String> {
             if route.captured_role().is_some() && key == "role_name" {
                 continue;
             }
-            validate(*ty, value).map_err(|e| format!("error converting input for field {}: {e}", go_quote(key)))?;
+            validate(*ty, value)
+                .map_err(|e| format!("error converting input for field {}: {e}", go_quote(key)))?;
         }
     }
     Ok(())
@@ -227,17 +229,21 @@ impl Backend for TokenBackend {
             // Writes to a role are validated by the existence check, which
             // reports the bare message.
             let write = matches!(req.operation, Operation::Create | Operation::Update);
-            return Err(CoreError::InvalidRequest(if matches!(route, Route::Role(_)) && write {
-                e
-            } else {
-                format!("Field validation failed: {e}")
-            }));
+            return Err(CoreError::InvalidRequest(
+                if matches!(route, Route::Role(_)) && write {
+                    e
+                } else {
+                    format!("Field validation failed: {e}")
+                },
+            ));
         }
         let mut resp = match &route {
             Route::Roles => Response::list(roles::list(ctx.storage).await?)?,
             Route::Role(name) => match req.operation {
                 Operation::Read => {
-                    let role = roles::load(ctx.storage, name).await?.ok_or(CoreError::NotFound)?;
+                    let role = roles::load(ctx.storage, name)
+                        .await?
+                        .ok_or(CoreError::NotFound)?;
                     Response::with_data(role.to_data())
                 }
                 Operation::Delete => {
@@ -331,7 +337,10 @@ fn add_parameter_warnings(route: &Route, req: &Request, resp: &mut Response) {
 }
 
 fn client_token(req: &Request) -> String {
-    req.client_token.as_ref().map(|t| t.to_string()).unwrap_or_default()
+    req.client_token
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 fn increment(f: &Fields<'_>) -> u64 {
@@ -340,7 +349,11 @@ fn increment(f: &Fields<'_>) -> u64 {
 
 /// The token mount's TTL limits: its tuned values, else the system's.
 fn limits(ctx: &Ctx<'_>) -> TtlLimits {
-    mount_limits(ctx, ctx.mount.config.default_lease_ttl, ctx.mount.config.max_lease_ttl)
+    mount_limits(
+        ctx,
+        ctx.mount.config.default_lease_ttl,
+        ctx.mount.config.max_lease_ttl,
+    )
 }
 
 fn mount_limits(ctx: &Ctx<'_>, default_ttl: u64, max_ttl: u64) -> TtlLimits {
@@ -352,7 +365,11 @@ fn mount_limits(ctx: &Ctx<'_>, default_ttl: u64, max_ttl: u64) -> TtlLimits {
         } else {
             sys_default
         },
-        max_ttl: if max_ttl > 0 { Duration::from_secs(max_ttl) } else { sys_max },
+        max_ttl: if max_ttl > 0 {
+            Duration::from_secs(max_ttl)
+        } else {
+            sys_max
+        },
     }
 }
 
@@ -362,7 +379,9 @@ async fn is_sudo(ctx: &Ctx<'_>, req: &Request, caller: &TokenEntry) -> Result<bo
         return Ok(true);
     }
     let acl = ctx.core.policies.acl(&caller.policies).await?;
-    Ok(acl.allow(coffer_policy::Operation::Read, &req.path, false).root_privs)
+    Ok(acl
+        .allow(coffer_policy::Operation::Read, &req.path, false)
+        .root_privs)
 }
 
 /// The caller's live token entry.
@@ -375,7 +394,12 @@ async fn caller(ctx: &Ctx<'_>, req: &Request) -> Result<Option<Arc<TokenEntry>>,
 }
 
 /// `handleCreateCommon`.
-async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEntry>) -> Result<Response, CoreError> {
+async fn create(
+    ctx: &Ctx<'_>,
+    req: &Request,
+    orphan: bool,
+    role: Option<RoleEntry>,
+) -> Result<Response, CoreError> {
     let f = Fields::new(&req.data);
     let mut warnings: Vec<String> = Vec::new();
 
@@ -386,7 +410,9 @@ async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEnt
         return Err(CoreError::invalid("batch tokens cannot create more tokens"));
     }
     if parent.num_uses > 0 {
-        return Err(CoreError::invalid("restricted use token cannot generate child tokens"));
+        return Err(CoreError::invalid(
+            "restricted use token cannot generate child tokens",
+        ));
     }
     let sudo = is_sudo(ctx, req, &parent).await?;
 
@@ -418,8 +444,9 @@ async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEnt
         "" | "service" => false,
         "batch" => {
             let bad = if !explicit_str.is_empty() {
-                let d = parse_duration_str(&explicit_str)
-                    .map_err(|_| CoreError::invalid("'explicit_max_ttl' value could not be parsed"))?;
+                let d = parse_duration_str(&explicit_str).map_err(|_| {
+                    CoreError::invalid("'explicit_max_ttl' value could not be parsed")
+                })?;
                 (d != 0).then_some("explicit_max_ttl")
             } else if num_uses != 0 {
                 Some("num_uses")
@@ -431,7 +458,10 @@ async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEnt
                 None
             };
             if let Some(bad) = bad {
-                return Err(CoreError::invalid(format!("batch tokens cannot have {} set", go_quote(bad))));
+                return Err(CoreError::invalid(format!(
+                    "batch tokens cannot have {} set",
+                    go_quote(bad)
+                )));
             }
             renewable = false;
             true
@@ -479,14 +509,22 @@ async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEnt
     if !given_name.is_empty() {
         let full: String = format!("token-{given_name}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         display_name = full.strip_suffix('-').map(str::to_string).unwrap_or(full);
     }
 
     let id = f.string("id");
     if !id.is_empty() && !sudo {
-        return Err(CoreError::invalid("root or sudo privileges required to specify token id"));
+        return Err(CoreError::invalid(
+            "root or sudo privileges required to specify token id",
+        ));
     }
 
     let policies = resolve_policies(&f, role.as_ref(), &parent, sudo)?;
@@ -599,8 +637,16 @@ async fn create(ctx: &Ctx<'_>, req: &Request, orphan: bool, role: Option<RoleEnt
 
     let mut ttl = te_ttl;
     if period_to_use > 0 || te_ttl > 0 || !root_policy {
-        let (t, w) = calculate_ttl(limits(ctx), 0, te_ttl, period_to_use, 0, explicit_to_use, None)
-            .map_err(CoreError::Internal)?;
+        let (t, w) = calculate_ttl(
+            limits(ctx),
+            0,
+            te_ttl,
+            period_to_use,
+            0,
+            explicit_to_use,
+            None,
+        )
+        .map_err(CoreError::Internal)?;
         warnings.extend(w);
         ttl = t;
     }
@@ -723,7 +769,9 @@ fn resolve_policies(
         let wanted = sanitize_policies(&policies, false);
         let have = sanitize_policies(&parent.policies, false);
         if !wanted.iter().all(|p| have.contains(p)) {
-            return Err(CoreError::invalid("child policies must be subset of parent"));
+            return Err(CoreError::invalid(
+                "child policies must be subset of parent",
+            ));
         }
         if !no_default && parent.policies.iter().any(|p| p == "default") {
             add_default = true;
@@ -871,7 +919,9 @@ async fn renew(ctx: &Ctx<'_>, target: Target, increment: u64) -> Result<Response
 
     // The auth method's renew: the token store follows the token's role;
     // other methods are asked whether the login still holds.
-    let (period, explicit, backend_max, lim) = if entry.path.starts_with("auth/token/") || entry.mount_accessor.is_empty() {
+    let (period, explicit, backend_max, lim) = if entry.path.starts_with("auth/token/")
+        || entry.mount_accessor.is_empty()
+    {
         match entry.role.as_deref().filter(|r| !r.is_empty()) {
             Some(name) => {
                 let role = roles::load(ctx.storage, name).await?.ok_or_else(|| {
@@ -880,7 +930,12 @@ async fn renew(ctx: &Ctx<'_>, target: Target, increment: u64) -> Result<Response
                         go_quote(name)
                     ))
                 })?;
-                (role.token_period, role.token_explicit_max_ttl, 0, limits(ctx))
+                (
+                    role.token_period,
+                    role.token_explicit_max_ttl,
+                    0,
+                    limits(ctx),
+                )
             }
             None => (entry.period, entry.explicit_max_ttl, 0, limits(ctx)),
         }
@@ -904,16 +959,39 @@ async fn renew(ctx: &Ctx<'_>, target: Target, increment: u64) -> Result<Response
             mount: &route.entry,
             core: ctx.core,
         };
-        if !route.backend.renew_login(&login_ctx, &entry.internal).await? {
-            return Err(CoreError::invalid("failed to renew entry: the login is no longer valid"));
+        if !route
+            .backend
+            .renew_login(&login_ctx, &entry.internal)
+            .await?
+        {
+            return Err(CoreError::invalid(
+                "failed to renew entry: the login is no longer valid",
+            ));
         }
-        let lim = mount_limits(ctx, route.entry.config.default_lease_ttl, route.entry.config.max_lease_ttl);
-        (entry.period, entry.explicit_max_ttl, entry.login_max_ttl, lim)
+        let lim = mount_limits(
+            ctx,
+            route.entry.config.default_lease_ttl,
+            route.entry.config.max_lease_ttl,
+        );
+        (
+            entry.period,
+            entry.explicit_max_ttl,
+            entry.login_max_ttl,
+            lim,
+        )
     };
 
     let issued = chrono::DateTime::from_timestamp(entry.creation_time, 0);
-    let (ttl, warnings) = calculate_ttl(lim, increment, entry.lease_ttl, period, backend_max, explicit, issued)
-        .map_err(CoreError::Internal)?;
+    let (ttl, warnings) = calculate_ttl(
+        lim,
+        increment,
+        entry.lease_ttl,
+        period,
+        backend_max,
+        explicit,
+        issued,
+    )
+    .map_err(CoreError::Internal)?;
     let now = Utc::now();
     let updated = tokens
         .modify(&entry.hid, |e| {
@@ -970,7 +1048,9 @@ async fn revoke_orphan(ctx: &Ctx<'_>, req: &Request) -> Result<Response, CoreErr
         None => false,
     };
     if !sudo {
-        return Err(CoreError::invalid("root or sudo privileges required to revoke and orphan"));
+        return Err(CoreError::invalid(
+            "root or sudo privileges required to revoke and orphan",
+        ));
     }
     let entry = ctx
         .core

@@ -68,8 +68,9 @@ pub fn to_bool(v: &Value) -> Result<bool, String> {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) => Ok(n.as_f64().map(|f| f != 0.0).unwrap_or(false)),
         Value::String(s) if s.is_empty() => Ok(false),
-        Value::String(s) => parse_go_bool(s)
-            .ok_or_else(|| "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax".to_string()),
+        Value::String(s) => parse_go_bool(s).ok_or_else(|| {
+            "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax".to_string()
+        }),
         Value::Null => Ok(false),
         other => Err(format!(
             "'' expected type 'bool', got unconvertible type '{}'",
@@ -98,8 +99,9 @@ pub fn to_int(v: &Value) -> Result<i64, String> {
         }
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::String(s) if s.is_empty() => Ok(0),
-        Value::String(s) => parse_go_int(s)
-            .ok_or_else(|| "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax".to_string()),
+        Value::String(s) => parse_go_int(s).ok_or_else(|| {
+            "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax".to_string()
+        }),
         Value::Null => Ok(0),
         other => Err(format!(
             "'' expected type 'int', got unconvertible type '{}'",
@@ -116,17 +118,18 @@ fn parse_go_int(s: &str) -> Option<i64> {
         _ => (false, s),
     };
     let body = body.replace('_', "");
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, d.to_string())
-    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, d.to_string())
-    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, d.to_string())
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, body[1..].to_string())
-    } else {
-        (10, body.clone())
-    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d.to_string())
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d.to_string())
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d.to_string())
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, body[1..].to_string())
+        } else {
+            (10, body.clone())
+        };
     if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
@@ -270,7 +273,12 @@ pub fn parse_duration_str(s: &str) -> Result<i64, String> {
         return days
             .parse::<i64>()
             .map(|d| d.saturating_mul(86_400))
-            .map_err(|_| format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(days)));
+            .map_err(|_| {
+                format!(
+                    "strconv.ParseInt: parsing {}: invalid syntax",
+                    go_quote(days)
+                )
+            });
     }
     let ns = parse_go_duration(s)?;
     Ok((ns / 1_000_000_000) as i64)
@@ -402,7 +410,9 @@ impl<'a> Fields<'a> {
     }
 
     pub fn string(&self, key: &str) -> String {
-        self.raw(key).and_then(|v| weak_string(v).ok()).unwrap_or_default()
+        self.raw(key)
+            .and_then(|v| weak_string(v).ok())
+            .unwrap_or_default()
     }
 
     pub fn bool_opt(&self, key: &str) -> Option<bool> {
@@ -422,7 +432,9 @@ impl<'a> Fields<'a> {
     }
 
     pub fn string_slice(&self, key: &str) -> Vec<String> {
-        self.raw(key).and_then(|v| to_string_slice(v).ok()).unwrap_or_default()
+        self.raw(key)
+            .and_then(|v| to_string_slice(v).ok())
+            .unwrap_or_default()
     }
 
     pub fn comma_slice_opt(&self, key: &str) -> Option<Vec<String>> {
@@ -587,7 +599,13 @@ pub fn remove_duplicates(items: &[String], lowercase: bool) -> Vec<String> {
         .iter()
         .map(|i| i.trim())
         .filter(|i| !i.is_empty())
-        .map(|i| if lowercase { i.to_lowercase() } else { i.to_string() })
+        .map(|i| {
+            if lowercase {
+                i.to_lowercase()
+            } else {
+                i.to_string()
+            }
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -654,6 +672,7 @@ pub fn normalize_cidr(s: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -669,14 +688,23 @@ mod tests {
         assert_eq!(parse_duration_str("1.5h").unwrap(), 5400);
         assert_eq!(parse_duration_str("-5s").unwrap(), -5);
         assert_eq!(parse_duration_str("").unwrap(), 0);
-        assert_eq!(parse_duration_str("abc").unwrap_err(), "time: invalid duration \"abc\"");
-        assert_eq!(parse_duration_str("1.5").unwrap_err(), "time: missing unit in duration \"1.5\"");
+        assert_eq!(
+            parse_duration_str("abc").unwrap_err(),
+            "time: invalid duration \"abc\""
+        );
+        assert_eq!(
+            parse_duration_str("1.5").unwrap_err(),
+            "time: missing unit in duration \"1.5\""
+        );
         assert_eq!(
             parse_duration_str("5y").unwrap_err(),
             "time: unknown unit \"y\" in duration \"5y\""
         );
         assert_eq!(parse_duration_value(&json!(60)).unwrap(), 60);
-        assert_eq!(to_duration_second(&json!("-5")).unwrap_err(), "cannot provide negative value '-5'");
+        assert_eq!(
+            to_duration_second(&json!("-5")).unwrap_err(),
+            "cannot provide negative value '-5'"
+        );
     }
 
     #[test]
@@ -699,7 +727,10 @@ mod tests {
         assert_eq!(to_int(&json!("12")).unwrap(), 12);
         assert!(to_int(&json!("abc")).is_err());
         assert_eq!(to_string_slice(&json!("a,b")).unwrap(), vec!["a,b"]);
-        assert_eq!(to_comma_string_slice(&json!("a, b")).unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            to_comma_string_slice(&json!("a, b")).unwrap(),
+            vec!["a", "b"]
+        );
         let kv = to_kv_pairs(&json!({"a": 1, "b": true})).unwrap();
         assert_eq!(kv.get("a").unwrap(), "1");
         assert_eq!(kv.get("b").unwrap(), "1");
@@ -711,7 +742,10 @@ mod tests {
     #[test]
     fn policies_and_globs() {
         let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(sanitize_policies(&p(&[" B", "a", ""]), true), p(&["a", "b", "default"]));
+        assert_eq!(
+            sanitize_policies(&p(&[" B", "a", ""]), true),
+            p(&["a", "b", "default"])
+        );
         assert_eq!(sanitize_policies(&p(&["a", "root"]), true), p(&["root"]));
         assert_eq!(sanitize_policies(&p(&[]), true), p(&["default"]));
         assert_eq!(sanitize_policies(&p(&[]), false), Vec::<String>::new());

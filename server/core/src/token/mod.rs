@@ -148,12 +148,20 @@ pub fn cidr_contains(cidr: &str, addr: IpAddr) -> bool {
     match (net, addr) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
             let bits = bits.unwrap_or(32).min(32);
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             (u32::from(n) & mask) == (u32::from(a) & mask)
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {
             let bits = bits.unwrap_or(128).min(128);
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             (u128::from(n) & mask) == (u128::from(a) & mask)
         }
         _ => false,
@@ -316,7 +324,10 @@ impl TokenStore {
     /// Creates a root token, optionally with a chosen id (`-dev-root-token-id`).
     /// With an id it looks like OpenBao's dev root token, which is made through
     /// `auth/token/create` (path `auth/token/create`, display name `token`).
-    pub async fn create_root_token_with_id(&self, id: Option<String>) -> Result<Zeroizing<String>, CoreError> {
+    pub async fn create_root_token_with_id(
+        &self,
+        id: Option<String>,
+    ) -> Result<Zeroizing<String>, CoreError> {
         if id.is_none() {
             return self.create_root_token().await;
         }
@@ -335,13 +346,22 @@ impl TokenStore {
     /// Creates a token from loosely specified parameters: policies are
     /// sanitised (`default` added unless asked not to), the TTL is limited by
     /// the mount and the system. Returns the token id and its entry.
-    pub async fn create(&self, p: TokenParams) -> Result<(Zeroizing<String>, Arc<TokenEntry>), CoreError> {
+    pub async fn create(
+        &self,
+        p: TokenParams,
+    ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), CoreError> {
         let policies = sanitize_policies(&p.policies, !p.no_default_policy);
         let is_root = policies.iter().any(|p| p == "root");
         let sys = self.system_limits();
         let limits = TtlLimits {
-            default_ttl: p.mount_default_ttl.filter(|d| !d.is_zero()).unwrap_or(sys.default_ttl),
-            max_ttl: p.mount_max_ttl.filter(|d| !d.is_zero()).unwrap_or(sys.max_ttl),
+            default_ttl: p
+                .mount_default_ttl
+                .filter(|d| !d.is_zero())
+                .unwrap_or(sys.default_ttl),
+            max_ttl: p
+                .mount_max_ttl
+                .filter(|d| !d.is_zero())
+                .unwrap_or(sys.max_ttl),
         };
         let explicit = p.explicit_max_ttl.unwrap_or_default().as_secs();
         let period = p.period.unwrap_or_default().as_secs();
@@ -381,7 +401,10 @@ impl TokenStore {
 
     /// Stores a fully resolved token (or, for a batch token, encrypts it into
     /// its id). Returns the token id and its entry.
-    pub async fn mint(&self, t: NewToken) -> Result<(Zeroizing<String>, Arc<TokenEntry>), CoreError> {
+    pub async fn mint(
+        &self,
+        t: NewToken,
+    ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), CoreError> {
         let (now, issue_time) = now_go_time();
         let mut entry = TokenEntry {
             hid: String::new(),
@@ -400,7 +423,11 @@ impl TokenStore {
             expire_time: None,
             renewable: t.renewable && t.ttl > 0 && !t.batch,
             orphan: t.parent.is_none(),
-            token_type: if t.batch { "batch".into() } else { "service".into() },
+            token_type: if t.batch {
+                "batch".into()
+            } else {
+                "service".into()
+            },
             entity_id: t.entity_id,
             bound_cidrs: t.bound_cidrs,
             role: t.role,
@@ -421,7 +448,10 @@ impl TokenStore {
                 entry.expire_time = Some(created + chrono::Duration::seconds(t.ttl as i64));
             }
             let json = Zeroizing::new(to_json(&entry)?);
-            let blob = self.barrier.encrypt(BATCH_AAD, &json).map_err(barrier_err)?;
+            let blob = self
+                .barrier
+                .encrypt(BATCH_AAD, &json)
+                .map_err(barrier_err)?;
             let token = Zeroizing::new(format!(
                 "b.{}",
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(blob)
@@ -436,13 +466,19 @@ impl TokenStore {
         let token = match t.id {
             Some(id) => {
                 if id.starts_with("hvs.") {
-                    return Err(CoreError::invalid("custom token ID cannot have the 'hvs.' prefix"));
+                    return Err(CoreError::invalid(
+                        "custom token ID cannot have the 'hvs.' prefix",
+                    ));
                 }
                 if id.starts_with("s.") {
-                    return Err(CoreError::invalid("custom token ID cannot have the 's.' prefix"));
+                    return Err(CoreError::invalid(
+                        "custom token ID cannot have the 's.' prefix",
+                    ));
                 }
                 if id.contains('.') {
-                    return Err(CoreError::invalid("custom token ID cannot have a '.' in the value"));
+                    return Err(CoreError::invalid(
+                        "custom token ID cannot have a '.' in the value",
+                    ));
                 }
                 Zeroizing::new(id)
             }
@@ -452,7 +488,9 @@ impl TokenStore {
         let _g = self.write_lock.lock().await;
         let hid = self.hash(&token);
         if self.view.get(&format!("id/{hid}")).await?.is_some() {
-            return Err(CoreError::invalid("cannot create a token with a duplicate ID"));
+            return Err(CoreError::invalid(
+                "cannot create a token with a duplicate ID",
+            ));
         }
         if let Some(parent) = &t.parent {
             if self.read_entry(parent).await?.is_none() {
@@ -467,7 +505,10 @@ impl TokenStore {
         };
         let mut ops = vec![
             (format!("id/{hid}"), Some(to_json(&entry)?)),
-            (format!("accessor/{}", self.hash(&entry.accessor)), Some(to_json(&acc_idx)?)),
+            (
+                format!("accessor/{}", self.hash(&entry.accessor)),
+                Some(to_json(&acc_idx)?),
+            ),
         ];
         if !entry.parent.is_empty() {
             ops.push((format!("parent/{}/{hid}", entry.parent), Some(Vec::new())));
@@ -490,7 +531,11 @@ impl TokenStore {
         self.lookup_inner(token, true).await
     }
 
-    async fn lookup_inner(&self, token: &str, tainted: bool) -> Result<Option<Arc<TokenEntry>>, CoreError> {
+    async fn lookup_inner(
+        &self,
+        token: &str,
+        tainted: bool,
+    ) -> Result<Option<Arc<TokenEntry>>, CoreError> {
         if token.is_empty() {
             return Ok(None);
         }
@@ -508,7 +553,9 @@ impl TokenStore {
     }
 
     fn decode_batch(&self, token: &str, blob: &str) -> Option<Arc<TokenEntry>> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(blob).ok()?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(blob)
+            .ok()?;
         let json = self.barrier.decrypt(BATCH_AAD, &raw).ok()?;
         let mut entry: TokenEntry = serde_json::from_slice(&json).ok()?;
         if entry.expired() {
@@ -524,11 +571,18 @@ impl TokenStore {
     }
 
     /// Finds a token by its hashed id, including one pending revocation.
-    pub async fn lookup_hid_tainted(&self, hid: &str) -> Result<Option<Arc<TokenEntry>>, CoreError> {
+    pub async fn lookup_hid_tainted(
+        &self,
+        hid: &str,
+    ) -> Result<Option<Arc<TokenEntry>>, CoreError> {
         self.lookup_hid_inner(hid, true).await
     }
 
-    async fn lookup_hid_inner(&self, hid: &str, tainted: bool) -> Result<Option<Arc<TokenEntry>>, CoreError> {
+    async fn lookup_hid_inner(
+        &self,
+        hid: &str,
+        tainted: bool,
+    ) -> Result<Option<Arc<TokenEntry>>, CoreError> {
         let Some(entry) = self.read_entry(hid).await? else {
             return Ok(None);
         };
@@ -551,7 +605,11 @@ impl TokenStore {
         if let Some(e) = self.cache.read().get(hid).cloned() {
             return Ok(Some(e));
         }
-        let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{hid}")).await? else {
+        let Some(e) = self
+            .view
+            .get_json::<TokenEntry>(&format!("id/{hid}"))
+            .await?
+        else {
             return Ok(None);
         };
         let e = Arc::new(e);
@@ -572,7 +630,10 @@ impl TokenStore {
     }
 
     /// The live entry behind an accessor.
-    pub async fn lookup_accessor(&self, accessor: &str) -> Result<Option<Arc<TokenEntry>>, CoreError> {
+    pub async fn lookup_accessor(
+        &self,
+        accessor: &str,
+    ) -> Result<Option<Arc<TokenEntry>>, CoreError> {
         match self.accessor_hid(accessor).await? {
             Some(hid) => self.lookup_hid(&hid).await,
             None => Ok(None),
@@ -583,7 +644,11 @@ impl TokenStore {
     pub async fn list_accessors(&self) -> Result<Vec<String>, CoreError> {
         let mut out = Vec::new();
         for key in self.view.list("accessor/").await? {
-            if let Some(idx) = self.view.get_json::<AccessorIndex>(&format!("accessor/{key}")).await? {
+            if let Some(idx) = self
+                .view
+                .get_json::<AccessorIndex>(&format!("accessor/{key}"))
+                .await?
+            {
                 if !idx.hid.is_empty() {
                     out.push(idx.accessor);
                 }
@@ -596,7 +661,9 @@ impl TokenStore {
     /// Stores an updated entry (renewals, use counts).
     pub async fn update(&self, entry: TokenEntry) -> Result<Arc<TokenEntry>, CoreError> {
         let hid = entry.hid.clone();
-        self.view.put(&format!("id/{hid}"), &to_json(&entry)?).await?;
+        self.view
+            .put(&format!("id/{hid}"), &to_json(&entry)?)
+            .await?;
         let entry = Arc::new(entry);
         self.cache.write().insert(hid, entry.clone());
         Ok(entry)
@@ -694,7 +761,10 @@ impl TokenStore {
     }
 
     async fn revoke_one(&self, hid: &str) -> Result<(), CoreError> {
-        let entry = self.view.get_json::<TokenEntry>(&format!("id/{hid}")).await?;
+        let entry = self
+            .view
+            .get_json::<TokenEntry>(&format!("id/{hid}"))
+            .await?;
         let mut ops: Vec<(String, Option<Vec<u8>>)> = vec![(format!("id/{hid}"), None)];
         if let Some(e) = &entry {
             if !e.accessor.is_empty() {
@@ -721,7 +791,11 @@ impl TokenStore {
             if hid.ends_with('/') {
                 continue;
             }
-            if let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{hid}")).await? {
+            if let Some(e) = self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{hid}"))
+                .await?
+            {
                 if e.expired() || e.revocation_pending() {
                     self.revoke_tree(&hid).await?;
                     n += 1;
@@ -791,7 +865,9 @@ impl TokenStore {
                     .await?;
                 }
                 if !child_exists || !parent_exists {
-                    self.view.delete(&format!("parent/{parent}/{child}")).await?;
+                    self.view
+                        .delete(&format!("parent/{parent}/{child}"))
+                        .await?;
                 }
             }
         }
@@ -799,7 +875,12 @@ impl TokenStore {
     }
 
     /// Mints a token for a successful login on `mount`.
-    pub async fn create_from_login(&self, login: &LoginAuth, mount: &MountEntry, path: &str) -> Result<Auth, CoreError> {
+    pub async fn create_from_login(
+        &self,
+        login: &LoginAuth,
+        mount: &MountEntry,
+        path: &str,
+    ) -> Result<Auth, CoreError> {
         let token_type = login
             .token_type
             .clone()
@@ -840,7 +921,11 @@ impl TokenStore {
         let (token, entry) = self
             .mint(NewToken {
                 policies,
-                meta: if login.metadata.is_empty() { None } else { Some(login.metadata.clone()) },
+                meta: if login.metadata.is_empty() {
+                    None
+                } else {
+                    Some(login.metadata.clone())
+                },
                 display_name,
                 num_uses: if batch { 0 } else { login.num_uses },
                 ttl,

@@ -7,7 +7,8 @@ use crate::error::CoreError;
 use crate::logical::{Data, StorageView};
 
 use super::fields::{
-    go_quote, normalize_cidr, remove_duplicates, sanitize_policies, to_duration_second, Fields, TtlLimits,
+    go_quote, normalize_cidr, remove_duplicates, sanitize_policies, to_duration_second, Fields,
+    TtlLimits,
 };
 
 /// A stored token role.
@@ -76,14 +77,26 @@ impl RoleEntry {
     /// The `data` of a role read, keys in Vault's (sorted) order.
     pub fn to_data(&self) -> Data {
         let mut m = serde_json::Map::new();
-        m.insert("allowed_entity_aliases".into(), json!(self.allowed_entity_aliases));
+        m.insert(
+            "allowed_entity_aliases".into(),
+            json!(self.allowed_entity_aliases),
+        );
         m.insert("allowed_policies".into(), json!(self.allowed_policies));
-        m.insert("allowed_policies_glob".into(), json!(self.allowed_policies_glob));
+        m.insert(
+            "allowed_policies_glob".into(),
+            json!(self.allowed_policies_glob),
+        );
         if !self.bound_cidrs.is_empty() {
             m.insert("bound_cidrs".into(), json!(self.bound_cidrs));
         }
-        m.insert("disallowed_policies".into(), json!(self.disallowed_policies));
-        m.insert("disallowed_policies_glob".into(), json!(self.disallowed_policies_glob));
+        m.insert(
+            "disallowed_policies".into(),
+            json!(self.disallowed_policies),
+        );
+        m.insert(
+            "disallowed_policies_glob".into(),
+            json!(self.disallowed_policies_glob),
+        );
         m.insert("explicit_max_ttl".into(), json!(self.explicit_max_ttl));
         m.insert("name".into(), json!(self.name));
         m.insert("orphan".into(), json!(self.orphan));
@@ -93,8 +106,14 @@ impl RoleEntry {
         if !self.token_bound_cidrs.is_empty() {
             m.insert("token_bound_cidrs".into(), json!(self.token_bound_cidrs));
         }
-        m.insert("token_explicit_max_ttl".into(), json!(self.token_explicit_max_ttl));
-        m.insert("token_no_default_policy".into(), json!(self.token_no_default_policy));
+        m.insert(
+            "token_explicit_max_ttl".into(),
+            json!(self.token_explicit_max_ttl),
+        );
+        m.insert(
+            "token_no_default_policy".into(),
+            json!(self.token_no_default_policy),
+        );
         if self.token_num_uses > 0 {
             m.insert("token_num_uses".into(), json!(self.token_num_uses));
         }
@@ -151,7 +170,10 @@ fn key(name: &str) -> String {
 
 /// Reads a role (upgraded as Vault does on read).
 pub async fn load(storage: &StorageView, name: &str) -> Result<Option<RoleEntry>, CoreError> {
-    Ok(storage.get_json::<RoleEntry>(&key(name)).await?.map(RoleEntry::upgraded))
+    Ok(storage
+        .get_json::<RoleEntry>(&key(name))
+        .await?
+        .map(RoleEntry::upgraded))
 }
 
 /// Reads a role as stored (for updates).
@@ -182,7 +204,10 @@ pub async fn exists(storage: &StorageView, name: &str) -> Result<bool, CoreError
 }
 
 fn field_dur(f: &Fields<'_>, key: &str) -> Option<u64> {
-    f.data.get(key).filter(|v| !v.is_null()).and_then(|v| to_duration_second(v).ok())
+    f.data
+        .get(key)
+        .filter(|v| !v.is_null())
+        .and_then(|v| to_duration_second(v).ok())
 }
 
 fn parse_cidrs(list: &[String]) -> Result<Vec<String>, String> {
@@ -194,7 +219,12 @@ fn parse_cidrs(list: &[String]) -> Result<Vec<String>, String> {
 
 /// Creates or updates a role from a request's data, as Vault's
 /// `tokenStoreRoleCreateUpdate`. Returns the warnings.
-pub async fn write(storage: &StorageView, name: &str, data: &Data, sys: TtlLimits) -> Result<Vec<String>, CoreError> {
+pub async fn write(
+    storage: &StorageView,
+    name: &str,
+    data: &Data,
+    sys: TtlLimits,
+) -> Result<Vec<String>, CoreError> {
     let f = Fields::new(data);
     let existing = load_raw(storage, name).await?;
     let create = existing.is_none();
@@ -341,7 +371,8 @@ pub async fn write(storage: &StorageView, name: &str, data: &Data, sys: TtlLimit
         }
         entry.bound_cidrs = Vec::new();
     } else if let Some(v) = slice("bound_cidrs") {
-        let cidrs = parse_cidrs(&v).map_err(|e| CoreError::invalid(format!("error parsing bound_cidrs: {e}")))?;
+        let cidrs = parse_cidrs(&v)
+            .map_err(|e| CoreError::invalid(format!("error parsing bound_cidrs: {e}")))?;
         entry.bound_cidrs = cidrs.clone();
         entry.token_bound_cidrs = cidrs;
     }
@@ -404,6 +435,7 @@ pub async fn write(storage: &StorageView, name: &str, data: &Data, sys: TtlLimit
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! `auth/token/` tests through `Core::handle_request` on in-memory storage.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,11 +36,21 @@ pub(crate) async fn test_core() -> TestCore {
     drop(init);
     core.unseal(&key).await.expect("unseal");
     assert!(!core.is_sealed());
-    TestCore { core, root, physical }
+    TestCore {
+        core,
+        root,
+        physical,
+    }
 }
 
 impl TestCore {
-    async fn call(&self, op: Operation, path: &str, token: &str, data: Value) -> Result<Response, CoreError> {
+    async fn call(
+        &self,
+        op: Operation,
+        path: &str,
+        token: &str,
+        data: Value,
+    ) -> Result<Response, CoreError> {
         let mut req = Request::new(op, path).with_data(data);
         if !token.is_empty() {
             req = req.with_token(token);
@@ -60,7 +72,10 @@ impl TestCore {
 
     /// Creates a token as root (or `parent`) and returns its id and accessor.
     async fn token(&self, parent: &str, data: Value) -> (String, String) {
-        let r = self.write("auth/token/create", parent, data).await.expect("create");
+        let r = self
+            .write("auth/token/create", parent, data)
+            .await
+            .expect("create");
         let a = r.auth.expect("auth");
         (a.client_token, a.accessor)
     }
@@ -90,7 +105,12 @@ impl TestCore {
                     stack.push(key);
                     continue;
                 }
-                let raw = self.physical.get(&key).await.expect("get").unwrap_or_default();
+                let raw = self
+                    .physical
+                    .get(&key)
+                    .await
+                    .expect("get")
+                    .unwrap_or_default();
                 out.push((key.clone(), raw));
                 if let Ok(Some(plain)) = barrier.get(&key).await {
                     out.push((format!("{key} (decrypted)"), plain.to_vec()));
@@ -163,7 +183,11 @@ async fn create_matches_openbao_shape() {
         .unwrap();
     assert!(r.data.is_none());
     let a = auth(&r);
-    assert!(a.client_token.starts_with("s.") && a.client_token.len() == 26, "{}", a.client_token);
+    assert!(
+        a.client_token.starts_with("s.") && a.client_token.len() == 26,
+        "{}",
+        a.client_token
+    );
     assert_eq!(a.accessor.len(), 24);
     assert_eq!(a.policies, vec!["app", "default"]);
     assert_eq!(a.token_policies, vec!["app", "default"]);
@@ -216,14 +240,32 @@ async fn create_defaults_and_inputs() {
     let t = test_core().await;
     // No policies: the parent's (root), and a root token without a TTL does
     // not expire; other tokens get the system default (768h).
-    let r = t.write("auth/token/create", &t.root, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &t.root, json!({}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["root"]);
     assert_eq!(auth(&r).lease_duration, 0);
-    let r = t.write("auth/token/create", &t.root, json!({"policies": ["a"]})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &t.root, json!({"policies": ["a"]}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).lease_duration, 768 * 3600);
     // Go durations and integer strings.
-    for (ttl, want) in [(json!("30m"), 1800), (json!("1h0m0s"), 3600), (json!(90), 90), (json!("120"), 120)] {
-        let r = t.write("auth/token/create", &t.root, json!({"policies": ["a"], "ttl": ttl})).await.unwrap();
+    for (ttl, want) in [
+        (json!("30m"), 1800),
+        (json!("1h0m0s"), 3600),
+        (json!(90), 90),
+        (json!("120"), 120),
+    ] {
+        let r = t
+            .write(
+                "auth/token/create",
+                &t.root,
+                json!({"policies": ["a"], "ttl": ttl}),
+            )
+            .await
+            .unwrap();
         assert_eq!(auth(&r).lease_duration, want);
     }
     // The CLI's zero values.
@@ -238,26 +280,56 @@ async fn create_defaults_and_inputs() {
     assert_eq!(auth(&r).lease_duration, 3600);
     // Display names are sanitised as Vault does.
     let (tok, _) = t.token(&t.root, json!({"display_name": "My App!!"})).await;
-    assert_eq!(t.lookup(&tok).await.unwrap()["display_name"], "token-My-App-");
+    assert_eq!(
+        t.lookup(&tok).await.unwrap()["display_name"],
+        "token-My-App-"
+    );
     // Empty meta stays an empty map; a k=v list is accepted.
-    let r = t.write("auth/token/create", &t.root, json!({"meta": {}})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &t.root, json!({"meta": {}}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).metadata.as_ref().unwrap().len(), 0);
-    let r = t.write("auth/token/create", &t.root, json!({"meta": ["a=b", "c=d"]})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"meta": ["a=b", "c=d"]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(auth(&r).metadata.as_ref().unwrap().get("c").unwrap(), "d");
     // no_default_policy.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["x"], "no_default_policy": true}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["x"], "no_default_policy": true}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).policies, vec!["x"]);
     // A root child of root without TTL: not renewable, no expiry.
-    let r = t.write("auth/token/create", &t.root, json!({"policies": [" A ", "", "root"]})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": [" A ", "", "root"]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["root"]);
     assert_eq!(auth(&r).lease_duration, 0);
     assert!(!auth(&r).renewable);
     // Unknown parameters are reported.
-    let r = t.write("auth/token/create", &t.root, json!({"foo": 1, "bar": 2})).await.unwrap();
-    assert_eq!(r.warnings, vec!["Endpoint ignored these unrecognized parameters: [bar foo]"]);
+    let r = t
+        .write("auth/token/create", &t.root, json!({"foo": 1, "bar": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.warnings,
+        vec!["Endpoint ignored these unrecognized parameters: [bar foo]"]
+    );
 }
 
 #[tokio::test]
@@ -288,25 +360,38 @@ async fn create_errors_match_openbao() {
         (json!({"policies": ["response-wrapping"]}), "cannot assign policy \"response-wrapping\""),
     ];
     for (body, msg) in cases {
-        assert_eq!(invalid(t.write("auth/token/create", &t.root, body.clone()).await), msg, "{body}");
+        assert_eq!(
+            invalid(t.write("auth/token/create", &t.root, body.clone()).await),
+            msg,
+            "{body}"
+        );
     }
 }
 
 #[tokio::test]
 async fn custom_ids_and_duplicates() {
     let t = test_core().await;
-    let r = t.write("auth/token/create", &t.root, json!({"id": "mytoken"})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &t.root, json!({"id": "mytoken"}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).client_token, "mytoken");
     assert_eq!(t.lookup("mytoken").await.unwrap()["id"], "mytoken");
     assert_eq!(
-        invalid(t.write("auth/token/create", &t.root, json!({"id": "mytoken"})).await),
+        invalid(
+            t.write("auth/token/create", &t.root, json!({"id": "mytoken"}))
+                .await
+        ),
         "cannot create a token with a duplicate ID"
     );
     // Without sudo.
     t.policy("app", APP_POLICY).await;
     let (app, _) = t.token(&t.root, json!({"policies": ["app"]})).await;
     assert_eq!(
-        invalid(t.write("auth/token/create", &app, json!({"id": "other"})).await),
+        invalid(
+            t.write("auth/token/create", &app, json!({"id": "other"}))
+                .await
+        ),
         "root or sudo privileges required to specify token id"
     );
 }
@@ -320,46 +405,80 @@ async fn policy_subset_and_privileges() {
 
     // Without an ACL grant the core denies (403).
     let (plain, _) = t.token(&t.root, json!({"policies": ["other"]})).await;
-    denied(t.write("auth/token/create", &plain, json!({"policies": ["root"]})).await);
+    denied(
+        t.write("auth/token/create", &plain, json!({"policies": ["root"]}))
+            .await,
+    );
 
     // With the grant: a subset is fine, more is 400.
-    let r = t.write("auth/token/create", &app, json!({"policies": ["app"]})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &app, json!({"policies": ["app"]}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["app", "default"]);
     let r = t.write("auth/token/create", &app, json!({})).await.unwrap();
     assert_eq!(auth(&r).policies, vec!["app", "default"]);
     let r = t
-        .write("auth/token/create", &app, json!({"no_default_policy": true}))
+        .write(
+            "auth/token/create",
+            &app,
+            json!({"no_default_policy": true}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).policies, vec!["app"]);
     assert_eq!(
-        invalid(t.write("auth/token/create", &app, json!({"policies": ["other"]})).await),
+        invalid(
+            t.write("auth/token/create", &app, json!({"policies": ["other"]}))
+                .await
+        ),
         "child policies must be subset of parent"
     );
     assert_eq!(
-        invalid(t.write("auth/token/create", &app, json!({"policies": ["root"]})).await),
+        invalid(
+            t.write("auth/token/create", &app, json!({"policies": ["root"]}))
+                .await
+        ),
         "child policies must be subset of parent"
     );
     assert_eq!(
-        invalid(t.write("auth/token/create", &app, json!({"no_parent": true})).await),
+        invalid(
+            t.write("auth/token/create", &app, json!({"no_parent": true}))
+                .await
+        ),
         "root or sudo privileges required to create orphan token"
     );
     assert_eq!(
-        invalid(t.write("auth/token/create", &app, json!({"period": "1h"})).await),
+        invalid(
+            t.write("auth/token/create", &app, json!({"period": "1h"}))
+                .await
+        ),
         "root or sudo privileges required to create periodic token"
     );
     // create-orphan is ACL-controlled, not sudo.
-    let r = t.write("auth/token/create-orphan", &app, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/create-orphan", &app, json!({}))
+        .await
+        .unwrap();
     assert!(auth(&r).orphan);
 
     // A sudo token may exceed its policies, but never mint root.
     let (sudo, _) = t.token(&t.root, json!({"policies": ["sudoer"]})).await;
-    let r = t.write("auth/token/create", &sudo, json!({"policies": ["zzz"]})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &sudo, json!({"policies": ["zzz"]}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["default", "zzz"]);
-    let r = t.write("auth/token/create", &sudo, json!({"no_parent": true})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &sudo, json!({"no_parent": true}))
+        .await
+        .unwrap();
     assert!(auth(&r).orphan);
     assert_eq!(
-        invalid(t.write("auth/token/create", &sudo, json!({"policies": ["root"]})).await),
+        invalid(
+            t.write("auth/token/create", &sudo, json!({"policies": ["root"]}))
+                .await
+        ),
         "root tokens may not be created without parent token being root"
     );
 }
@@ -376,32 +495,64 @@ async fn lookup_variants() {
     assert_eq!(data(&r)["accessor"], json!(acc));
     // (the default policy only grants read on lookup-self)
     denied(t.write("auth/token/lookup-self", &tok, json!({})).await);
-    let r = t.write("auth/token/lookup-self", &t.root, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/lookup-self", &t.root, json!({}))
+        .await
+        .unwrap();
     assert_eq!(data(&r)["id"], json!(t.root));
     // lookup with a GET parameter, and without a token (self).
     let r = t
-        .call(Operation::Read, "auth/token/lookup", &t.root, json!({"token": tok}))
+        .call(
+            Operation::Read,
+            "auth/token/lookup",
+            &t.root,
+            json!({"token": tok}),
+        )
         .await
         .unwrap();
     assert_eq!(data(&r)["id"], json!(tok));
     let r = t.read("auth/token/lookup", &tok).await.unwrap();
     assert_eq!(data(&r)["id"], json!(tok));
     // Unknown tokens: 403 "bad token".
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": "s.doesnotexist"})).await);
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": "b.garbage"})).await);
+    bad_token(
+        t.write(
+            "auth/token/lookup",
+            &t.root,
+            json!({"token": "s.doesnotexist"}),
+        )
+        .await,
+    );
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": "b.garbage"}))
+            .await,
+    );
     // lookup-accessor hides the id.
     let r = t
-        .write("auth/token/lookup-accessor", &t.root, json!({"accessor": acc}))
+        .write(
+            "auth/token/lookup-accessor",
+            &t.root,
+            json!({"accessor": acc}),
+        )
         .await
         .unwrap();
     assert_eq!(data(&r)["id"], "");
     assert_eq!(data(&r)["accessor"], json!(acc));
     assert_eq!(
-        multi(t.write("auth/token/lookup-accessor", &t.root, json!({})).await),
+        multi(
+            t.write("auth/token/lookup-accessor", &t.root, json!({}))
+                .await
+        ),
         "missing accessor"
     );
     assert_eq!(
-        multi(t.write("auth/token/lookup-accessor", &t.root, json!({"accessor": "nope"})).await),
+        multi(
+            t.write(
+                "auth/token/lookup-accessor",
+                &t.root,
+                json!({"accessor": "nope"})
+            )
+            .await
+        ),
         "invalid accessor"
     );
 }
@@ -430,7 +581,10 @@ async fn initial_root_token_has_no_lease() {
     assert_eq!(d["renewable"], false);
     assert!(d.get("issue_time").is_some());
     assert_eq!(
-        invalid(t.write("auth/token/renew", &t.root, json!({"token": child})).await),
+        invalid(
+            t.write("auth/token/renew", &t.root, json!({"token": child}))
+                .await
+        ),
         "lease is not renewable"
     );
 }
@@ -439,7 +593,11 @@ async fn initial_root_token_has_no_lease() {
 async fn dev_root_token_with_id() {
     let t = test_core().await;
     let active = t.core.active().unwrap();
-    let id = active.tokens.create_root_token_with_id(Some("root".into())).await.unwrap();
+    let id = active
+        .tokens
+        .create_root_token_with_id(Some("root".into()))
+        .await
+        .unwrap();
     assert_eq!(id.as_str(), "root");
     let r = t.read("auth/token/lookup-self", "root").await.unwrap();
     assert_eq!(data(&r)["path"], "auth/token/create");
@@ -453,7 +611,11 @@ async fn ttl_limits_and_periods() {
     let t = test_core().await;
     // explicit_max_ttl caps the TTL with Vault's warning.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["a"], "ttl": "2h", "explicit_max_ttl": "1h"}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["a"], "ttl": "2h", "explicit_max_ttl": "1h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 3600);
@@ -463,13 +625,21 @@ async fn ttl_limits_and_periods() {
     );
     // A TTL over the system max is capped too.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["a"], "ttl": "1000h"}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["a"], "ttl": "1000h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 768 * 3600);
     // Periodic: the TTL is the period.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["a"], "period": "30m", "ttl": "5h"}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["a"], "period": "30m", "ttl": "5h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 1800);
@@ -478,29 +648,50 @@ async fn ttl_limits_and_periods() {
     assert_eq!(d["creation_ttl"], 1800);
     // Period capped by explicit max.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["a"], "period": "30m", "explicit_max_ttl": "10m"}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["a"], "period": "30m", "explicit_max_ttl": "10m"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 600);
-    assert!(r.warnings[0].starts_with("period of \"30m\" exceeded the effective max_ttl of \"10m\""));
+    assert!(
+        r.warnings[0].starts_with("period of \"30m\" exceeded the effective max_ttl of \"10m\"")
+    );
 }
 
 #[tokio::test]
 async fn renew_rules() {
     let t = test_core().await;
     t.policy("app", APP_POLICY).await;
-    let (tok, acc) = t.token(&t.root, json!({"policies": ["app"], "ttl": "1h"})).await;
+    let (tok, acc) = t
+        .token(&t.root, json!({"policies": ["app"], "ttl": "1h"}))
+        .await;
 
     // renew-self with an increment.
-    let r = t.write("auth/token/renew-self", &tok, json!({"increment": "30m"})).await.unwrap();
+    let r = t
+        .write("auth/token/renew-self", &tok, json!({"increment": "30m"}))
+        .await
+        .unwrap();
     let a = auth(&r);
     assert_eq!(a.lease_duration, 1800);
     assert_eq!(a.client_token, tok);
     assert!(a.renewable);
     // renew without increment repeats the last TTL.
-    let r = t.write("auth/token/renew", &t.root, json!({"token": tok, "increment": 60})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/renew",
+            &t.root,
+            json!({"token": tok, "increment": 60}),
+        )
+        .await
+        .unwrap();
     assert_eq!(auth(&r).lease_duration, 60);
-    let r = t.write("auth/token/renew", &t.root, json!({"token": tok})).await.unwrap();
+    let r = t
+        .write("auth/token/renew", &t.root, json!({"token": tok}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).lease_duration, 60);
     let d = t.lookup(&tok).await.unwrap();
     assert!(d.get("last_renewal").is_some() && d.get("last_renewal_time").is_some());
@@ -508,7 +699,11 @@ async fn renew_rules() {
     assert!(d["ttl"].as_i64().unwrap() <= 60);
     // Over the system max.
     let r = t
-        .write("auth/token/renew", &t.root, json!({"token": tok, "increment": "1000h"}))
+        .write(
+            "auth/token/renew",
+            &t.root,
+            json!({"token": tok, "increment": "1000h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 768 * 3600);
@@ -518,21 +713,47 @@ async fn renew_rules() {
     );
     // renew-accessor hides the token.
     let r = t
-        .write("auth/token/renew-accessor", &t.root, json!({"accessor": acc, "increment": "2h"}))
+        .write(
+            "auth/token/renew-accessor",
+            &t.root,
+            json!({"accessor": acc, "increment": "2h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).client_token, "");
     assert_eq!(auth(&r).lease_duration, 7200);
-    assert_eq!(multi(t.write("auth/token/renew-accessor", &t.root, json!({})).await), "missing accessor");
     assert_eq!(
-        multi(t.write("auth/token/renew-accessor", &t.root, json!({"accessor": "nope"})).await),
+        multi(
+            t.write("auth/token/renew-accessor", &t.root, json!({}))
+                .await
+        ),
+        "missing accessor"
+    );
+    assert_eq!(
+        multi(
+            t.write(
+                "auth/token/renew-accessor",
+                &t.root,
+                json!({"accessor": "nope"})
+            )
+            .await
+        ),
         "invalid accessor"
     );
 
     // Explicit max TTL bounds renewals.
-    let (em, _) = t.token(&t.root, json!({"policies": ["a"], "ttl": "1h", "explicit_max_ttl": "2h"})).await;
+    let (em, _) = t
+        .token(
+            &t.root,
+            json!({"policies": ["a"], "ttl": "1h", "explicit_max_ttl": "2h"}),
+        )
+        .await;
     let r = t
-        .write("auth/token/renew", &t.root, json!({"token": em, "increment": "10h"}))
+        .write(
+            "auth/token/renew",
+            &t.root,
+            json!({"token": em, "increment": "10h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 7200);
@@ -541,23 +762,43 @@ async fn renew_rules() {
         vec!["TTL of \"10h\" exceeded the effective max_ttl of \"2h\"; TTL value is capped accordingly"]
     );
     // Periodic tokens reset to their period.
-    let (pt, _) = t.token(&t.root, json!({"policies": ["a"], "period": "30m"})).await;
+    let (pt, _) = t
+        .token(&t.root, json!({"policies": ["a"], "period": "30m"}))
+        .await;
     let r = t
-        .write("auth/token/renew", &t.root, json!({"token": pt, "increment": "10h"}))
+        .write(
+            "auth/token/renew",
+            &t.root,
+            json!({"token": pt, "increment": "10h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 1800);
     assert!(r.warnings.is_empty());
 
     // Errors.
-    let (nr, _) = t.token(&t.root, json!({"policies": ["a"], "renewable": false, "ttl": "1h"})).await;
+    let (nr, _) = t
+        .token(
+            &t.root,
+            json!({"policies": ["a"], "renewable": false, "ttl": "1h"}),
+        )
+        .await;
     assert_eq!(
-        invalid(t.write("auth/token/renew", &t.root, json!({"token": nr})).await),
+        invalid(
+            t.write("auth/token/renew", &t.root, json!({"token": nr}))
+                .await
+        ),
         "lease is not renewable"
     );
-    assert_eq!(invalid(t.write("auth/token/renew", &t.root, json!({})).await), "missing token ID");
     assert_eq!(
-        invalid(t.write("auth/token/renew", &t.root, json!({"token": "nope"})).await),
+        invalid(t.write("auth/token/renew", &t.root, json!({})).await),
+        "missing token ID"
+    );
+    assert_eq!(
+        invalid(
+            t.write("auth/token/renew", &t.root, json!({"token": "nope"}))
+                .await
+        ),
         "token not found"
     );
     assert_eq!(
@@ -574,29 +815,47 @@ async fn renew_rules() {
 async fn num_uses_are_counted_and_exhausted() {
     let t = test_core().await;
     t.policy("app", APP_POLICY).await;
-    let (tok, _) = t.token(&t.root, json!({"policies": ["app"], "num_uses": 3})).await;
+    let (tok, _) = t
+        .token(&t.root, json!({"policies": ["app"], "num_uses": 3}))
+        .await;
     let r = t.read("auth/token/lookup-self", &tok).await.unwrap();
     assert_eq!(data(&r)["num_uses"], 2);
     assert_eq!(
-        invalid(t.write("auth/token/create", &tok, json!({"policies": ["app"]})).await),
+        invalid(
+            t.write("auth/token/create", &tok, json!({"policies": ["app"]}))
+                .await
+        ),
         "restricted use token cannot generate child tokens"
     );
     // That was the second use; the third is the last and shows -1.
     let r = t.read("auth/token/lookup-self", &tok).await.unwrap();
     assert_eq!(data(&r)["num_uses"], -1);
     denied(t.read("auth/token/lookup-self", &tok).await);
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": tok})).await);
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": tok}))
+            .await,
+    );
 
     // A single-use token cannot be a parent (it is already used up).
-    let (one, _) = t.token(&t.root, json!({"policies": ["app"], "num_uses": 1})).await;
+    let (one, _) = t
+        .token(&t.root, json!({"policies": ["app"], "num_uses": 1}))
+        .await;
     assert_eq!(
-        invalid(t.write("auth/token/create", &one, json!({"policies": ["app"]})).await),
+        invalid(
+            t.write("auth/token/create", &one, json!({"policies": ["app"]}))
+                .await
+        ),
         "parent token lookup failed: no parent found"
     );
     denied(t.read("auth/token/lookup-self", &one).await);
     // renew-self on the last use.
-    let (one, _) = t.token(&t.root, json!({"policies": ["app"], "num_uses": 1})).await;
-    assert_eq!(invalid(t.write("auth/token/renew-self", &one, json!({})).await), "token not found");
+    let (one, _) = t
+        .token(&t.root, json!({"policies": ["app"], "num_uses": 1}))
+        .await;
+    assert_eq!(
+        invalid(t.write("auth/token/renew-self", &one, json!({})).await),
+        "token not found"
+    );
 }
 
 #[tokio::test]
@@ -615,10 +874,16 @@ async fn revoke_tree_and_orphan() {
     .clone();
     assert!(t.lookup(&batch).await.is_ok());
 
-    let r = t.write("auth/token/revoke", &t.root, json!({"token": parent})).await.unwrap();
+    let r = t
+        .write("auth/token/revoke", &t.root, json!({"token": parent}))
+        .await
+        .unwrap();
     assert!(r.is_empty());
     for tok in [&parent, &child, &grandchild, &batch] {
-        bad_token(t.write("auth/token/lookup", &t.root, json!({"token": tok})).await);
+        bad_token(
+            t.write("auth/token/lookup", &t.root, json!({"token": tok}))
+                .await,
+        );
     }
     // Unknown tokens revoke quietly; a missing token is an error.
     assert!(t
@@ -626,36 +891,66 @@ async fn revoke_tree_and_orphan() {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(invalid(t.write("auth/token/revoke", &t.root, json!({})).await), "missing token ID");
+    assert_eq!(
+        invalid(t.write("auth/token/revoke", &t.root, json!({})).await),
+        "missing token ID"
+    );
 
     // revoke-orphan keeps the children, now orphans.
     let (parent, _) = t.token(&t.root, json!({"policies": ["a"]})).await;
     let (child, _) = t.token(&parent, json!({"policies": ["a"]})).await;
     let (grandchild, _) = t.token(&child, json!({"policies": ["a"]})).await;
     assert_eq!(t.lookup(&child).await.unwrap()["orphan"], false);
-    let r = t.write("auth/token/revoke-orphan", &t.root, json!({"token": parent})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/revoke-orphan",
+            &t.root,
+            json!({"token": parent}),
+        )
+        .await
+        .unwrap();
     assert!(r.is_empty());
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": parent})).await);
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": parent}))
+            .await,
+    );
     assert_eq!(t.lookup(&child).await.unwrap()["orphan"], true);
     assert_eq!(t.lookup(&grandchild).await.unwrap()["orphan"], false);
     assert_eq!(
-        invalid(t.write("auth/token/revoke-orphan", &t.root, json!({"token": "s.nope"})).await),
+        invalid(
+            t.write(
+                "auth/token/revoke-orphan",
+                &t.root,
+                json!({"token": "s.nope"})
+            )
+            .await
+        ),
         "token to revoke not found"
     );
     // revoke-orphan needs sudo, checked by the handler.
     t.policy("app", APP_POLICY).await;
     let (app, _) = t.token(&t.root, json!({"policies": ["app"]})).await;
     assert_eq!(
-        invalid(t.write("auth/token/revoke-orphan", &app, json!({"token": child})).await),
+        invalid(
+            t.write("auth/token/revoke-orphan", &app, json!({"token": child}))
+                .await
+        ),
         "root or sudo privileges required to revoke and orphan"
     );
 
     // revoke-self.
     let (me, _) = t.token(&t.root, json!({"policies": ["a"]})).await;
     let (mine, _) = t.token(&me, json!({"policies": ["a"]})).await;
-    assert!(t.write("auth/token/revoke-self", &me, json!({})).await.unwrap().is_empty());
+    assert!(t
+        .write("auth/token/revoke-self", &me, json!({}))
+        .await
+        .unwrap()
+        .is_empty());
     denied(t.read("auth/token/lookup-self", &me).await);
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": mine})).await);
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": mine}))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -672,17 +967,44 @@ async fn accessor_operations() {
     let (app, _) = t.token(&t.root, json!({"policies": ["app"]})).await;
     denied(t.list("auth/token/accessors", &app).await);
 
-    let r = t.write("auth/token/revoke-accessor", &t.root, json!({"accessor": acc})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/revoke-accessor",
+            &t.root,
+            json!({"accessor": acc}),
+        )
+        .await
+        .unwrap();
     assert!(r.is_empty());
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": tok})).await);
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": tok}))
+            .await,
+    );
     assert_eq!(
-        multi(t.write("auth/token/lookup-accessor", &t.root, json!({"accessor": acc})).await),
+        multi(
+            t.write(
+                "auth/token/lookup-accessor",
+                &t.root,
+                json!({"accessor": acc})
+            )
+            .await
+        ),
         "invalid accessor"
     );
-    let r = t.write("auth/token/revoke-accessor", &t.root, json!({"accessor": acc})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/revoke-accessor",
+            &t.root,
+            json!({"accessor": acc}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.warnings, vec!["No token found with this accessor"]);
     assert_eq!(
-        multi(t.write("auth/token/revoke-accessor", &t.root, json!({})).await),
+        multi(
+            t.write("auth/token/revoke-accessor", &t.root, json!({}))
+                .await
+        ),
         "missing accessor"
     );
 }
@@ -693,7 +1015,11 @@ async fn batch_token_semantics() {
     t.policy("app", APP_POLICY).await;
     let before = t.dump_storage().await.len();
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["app"], "type": "batch", "ttl": "30m"}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["app"], "type": "batch", "ttl": "30m"}),
+        )
         .await
         .unwrap();
     let a = auth(&r).clone();
@@ -703,11 +1029,19 @@ async fn batch_token_semantics() {
     assert!(!a.renewable);
     assert!(!a.orphan);
     assert_eq!(a.lease_duration, 1800);
-    assert_eq!(t.dump_storage().await.len(), before, "batch tokens are not stored");
+    assert_eq!(
+        t.dump_storage().await.len(),
+        before,
+        "batch tokens are not stored"
+    );
 
     // renewable is ignored; the default TTL applies.
     let r = t
-        .write("auth/token/create", &t.root, json!({"policies": ["app"], "type": "batch", "renewable": true}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"policies": ["app"], "type": "batch", "renewable": true}),
+        )
         .await
         .unwrap();
     assert!(!auth(&r).renewable);
@@ -729,7 +1063,10 @@ async fn batch_token_semantics() {
         "batch tokens cannot be renewed"
     );
     assert_eq!(
-        invalid(t.write("auth/token/renew", &t.root, json!({"token": b})).await),
+        invalid(
+            t.write("auth/token/renew", &t.root, json!({"token": b}))
+                .await
+        ),
         "batch tokens cannot be renewed"
     );
     assert_eq!(
@@ -741,35 +1078,62 @@ async fn batch_token_semantics() {
         "batch tokens cannot be revoked"
     );
     assert_eq!(
-        invalid(t.write("auth/token/revoke", &t.root, json!({"token": b})).await),
+        invalid(
+            t.write("auth/token/revoke", &t.root, json!({"token": b}))
+                .await
+        ),
         "batch tokens cannot be revoked"
     );
     assert_eq!(
-        invalid(t.write("auth/token/revoke-orphan", &t.root, json!({"token": b})).await),
+        invalid(
+            t.write("auth/token/revoke-orphan", &t.root, json!({"token": b}))
+                .await
+        ),
         "batch tokens cannot be revoked"
     );
     for (body, msg) in [
-        (json!({"type": "batch", "num_uses": 3}), "batch tokens cannot have \"num_uses\" set"),
-        (json!({"type": "batch", "period": "1h"}), "batch tokens cannot have \"period\" set"),
+        (
+            json!({"type": "batch", "num_uses": 3}),
+            "batch tokens cannot have \"num_uses\" set",
+        ),
+        (
+            json!({"type": "batch", "period": "1h"}),
+            "batch tokens cannot have \"period\" set",
+        ),
         (
             json!({"type": "batch", "explicit_max_ttl": "1h"}),
             "batch tokens cannot have \"explicit_max_ttl\" set",
         ),
-        (json!({"type": "batch", "policies": ["root"]}), "batch tokens cannot be root tokens"),
+        (
+            json!({"type": "batch", "policies": ["root"]}),
+            "batch tokens cannot be root tokens",
+        ),
     ] {
-        assert_eq!(invalid(t.write("auth/token/create", &t.root, body).await), msg);
+        assert_eq!(
+            invalid(t.write("auth/token/create", &t.root, body).await),
+            msg
+        );
     }
 
     // A batch token dies with its parent.
     let (parent, _) = t.token(&t.root, json!({"policies": ["app"]})).await;
-    let r = t.write("auth/token/create", &parent, json!({"type": "batch"})).await.unwrap();
+    let r = t
+        .write("auth/token/create", &parent, json!({"type": "batch"}))
+        .await
+        .unwrap();
     let child = auth(&r).client_token.clone();
     assert!(t.read("auth/token/lookup-self", &child).await.is_ok());
-    t.write("auth/token/revoke", &t.root, json!({"token": parent})).await.unwrap();
+    t.write("auth/token/revoke", &t.root, json!({"token": parent}))
+        .await
+        .unwrap();
     denied(t.read("auth/token/lookup-self", &child).await);
     // An orphan batch token does not need a parent.
     let r = t
-        .write("auth/token/create-orphan", &t.root, json!({"type": "batch", "policies": ["app"]}))
+        .write(
+            "auth/token/create-orphan",
+            &t.root,
+            json!({"type": "batch", "policies": ["app"]}),
+        )
         .await
         .unwrap();
     assert!(auth(&r).orphan);
@@ -816,7 +1180,14 @@ async fn roles_crud_and_creation() {
     let r = t.list("auth/token/roles", &t.root).await.unwrap();
     assert_eq!(data(&r)["keys"], json!(["web"]));
 
-    let r = t.write("auth/token/create/web", &t.root, json!({"policies": ["app"]})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/create/web",
+            &t.root,
+            json!({"policies": ["app"]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         r.warnings[0],
         "TTL of \"768h\" exceeded the effective max_ttl of \"24h\"; TTL value is capped accordingly"
@@ -832,17 +1203,33 @@ async fn roles_crud_and_creation() {
     // Batch roles must be orphan.
     assert_eq!(
         invalid(
-            t.write("auth/token/roles/batchrole", &t.root, json!({"allowed_policies":["app"],"token_type":"batch"}))
-                .await
+            t.write(
+                "auth/token/roles/batchrole",
+                &t.root,
+                json!({"allowed_policies":["app"],"token_type":"batch"})
+            )
+            .await
         ),
         "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens"
     );
     assert_eq!(
-        invalid(t.write("auth/token/create/batchrole", &t.root, json!({"policies": ["app"]})).await),
+        invalid(
+            t.write(
+                "auth/token/create/batchrole",
+                &t.root,
+                json!({"policies": ["app"]})
+            )
+            .await
+        ),
         "unknown role batchrole"
     );
     assert!(t
-        .call(Operation::Delete, "auth/token/roles/batchrole", &t.root, json!({}))
+        .call(
+            Operation::Delete,
+            "auth/token/roles/batchrole",
+            &t.root,
+            json!({})
+        )
         .await
         .unwrap()
         .is_empty());
@@ -863,7 +1250,14 @@ async fn roles_crud_and_creation() {
         invalid(t.write("auth/token/roles/b1", &t.root, json!({"token_num_uses": 3})).await),
         "error parsing role fields: 'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count"
     );
-    let r = t.write("auth/token/create/b1", &t.root, json!({"policies": ["other"]})).await.unwrap();
+    let r = t
+        .write(
+            "auth/token/create/b1",
+            &t.root,
+            json!({"policies": ["other"]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(auth(&r).token_type, "batch");
     assert!(auth(&r).orphan);
     assert_eq!(auth(&r).policies, vec!["default", "other"]);
@@ -911,15 +1305,25 @@ async fn roles_crud_and_creation() {
     assert_eq!(data(&r)["token_period"], 3600);
     assert_eq!(data(&r)["token_type"], "default-service");
     let r = t
-        .write("auth/token/roles/r3", &t.root, json!({"period": "1h", "token_period": "2h"}))
+        .write(
+            "auth/token/roles/r3",
+            &t.root,
+            json!({"period": "1h", "token_period": "2h"}),
+        )
         .await
         .unwrap();
-    assert_eq!(r.warnings[0], "Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value");
+    assert_eq!(
+        r.warnings[0],
+        "Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value"
+    );
     let r = t.read("auth/token/roles/r3", &t.root).await.unwrap();
     assert_eq!(data(&r)["period"], 0);
     assert_eq!(data(&r)["token_period"], 7200);
     // A role's period needs no sudo and gives periodic tokens.
-    let r = t.write("auth/token/create/r3", &t.root, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/create/r3", &t.root, json!({}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).lease_duration, 7200);
     // Invalid role names are not routes.
     match t.write("auth/token/roles/a b", &t.root, json!({})).await {
@@ -945,24 +1349,38 @@ async fn role_policy_rules_num_uses_and_suffix() {
     .await
     .unwrap();
     // The role's allowed set, default added, escapes the parent subset rule.
-    let r = t.write("auth/token/create/r4", &app, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/create/r4", &app, json!({}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["app", "default", "other"]);
     assert_eq!(auth(&r).num_uses, 2);
     let d = t.lookup(&auth(&r).client_token).await.unwrap();
     assert_eq!(d["path"], "auth/token/create/r4/v1.0");
     let r = t
-        .write("auth/token/create/r4", &app, json!({"policies": ["other"], "num_uses": 5}))
+        .write(
+            "auth/token/create/r4",
+            &app,
+            json!({"policies": ["other"], "num_uses": 5}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).policies, vec!["default", "other"]);
     assert_eq!(auth(&r).num_uses, 2);
     let r = t
-        .write("auth/token/create/r4", &app, json!({"policies": ["other"], "num_uses": 1}))
+        .write(
+            "auth/token/create/r4",
+            &app,
+            json!({"policies": ["other"], "num_uses": 1}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).num_uses, 1);
     assert_eq!(
-        invalid(t.write("auth/token/create/r4", &app, json!({"period": "1h"})).await),
+        invalid(
+            t.write("auth/token/create/r4", &app, json!({"period": "1h"}))
+                .await
+        ),
         "root or sudo privileges required to create periodic token"
     );
     assert_eq!(
@@ -970,26 +1388,49 @@ async fn role_policy_rules_num_uses_and_suffix() {
         "token policies ([\"bad\" \"default\"]) must be subset of the role's allowed policies ([\"app\" \"default\" \"other\"]) or glob policies ([])"
     );
     assert_eq!(
-        invalid(t.write("auth/token/create/r4", &t.root, json!({"entity_alias": "bar"})).await),
+        invalid(
+            t.write(
+                "auth/token/create/r4",
+                &t.root,
+                json!({"entity_alias": "bar"})
+            )
+            .await
+        ),
         "invalid 'entity_alias' value"
     );
     // A role with only disallowed policies.
-    t.write("auth/token/roles/r5", &t.root, json!({"disallowed_policies": "default"}))
-        .await
-        .unwrap();
+    t.write(
+        "auth/token/roles/r5",
+        &t.root,
+        json!({"disallowed_policies": "default"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         invalid(t.write("auth/token/create/r5", &app, json!({})).await),
         "token policy \"default\" is disallowed by this role"
     );
-    let r = t.write("auth/token/create/r5", &app, json!({"policies": ["zzz"]})).await.unwrap();
+    let r = t
+        .write("auth/token/create/r5", &app, json!({"policies": ["zzz"]}))
+        .await
+        .unwrap();
     assert_eq!(auth(&r).policies, vec!["zzz"]);
     // A role that is not renewable makes non-renewable tokens.
-    t.write("auth/token/roles/nr", &t.root, json!({"renewable": false})).await.unwrap();
-    let r = t.write("auth/token/create/nr", &t.root, json!({"ttl": "1h"})).await.unwrap();
+    t.write("auth/token/roles/nr", &t.root, json!({"renewable": false}))
+        .await
+        .unwrap();
+    let r = t
+        .write("auth/token/create/nr", &t.root, json!({"ttl": "1h"}))
+        .await
+        .unwrap();
     assert!(!auth(&r).renewable);
     // body role_name is replaced by the path's.
     let r = t
-        .write("auth/token/create/nr", &t.root, json!({"ttl": "1h", "role_name": "x"}))
+        .write(
+            "auth/token/create/nr",
+            &t.root,
+            json!({"ttl": "1h", "role_name": "x"}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1001,20 +1442,39 @@ async fn role_policy_rules_num_uses_and_suffix() {
 #[tokio::test]
 async fn role_tokens_renew_with_the_role() {
     let t = test_core().await;
-    t.write("auth/token/roles/tmp", &t.root, json!({"token_explicit_max_ttl": "2h"}))
+    t.write(
+        "auth/token/roles/tmp",
+        &t.root,
+        json!({"token_explicit_max_ttl": "2h"}),
+    )
+    .await
+    .unwrap();
+    let r = t
+        .write("auth/token/create/tmp", &t.root, json!({"ttl": "1h"}))
         .await
         .unwrap();
-    let r = t.write("auth/token/create/tmp", &t.root, json!({"ttl": "1h"})).await.unwrap();
     let tok = auth(&r).client_token.clone();
     let r = t
-        .write("auth/token/renew", &t.root, json!({"token": tok, "increment": "5h"}))
+        .write(
+            "auth/token/renew",
+            &t.root,
+            json!({"token": tok, "increment": "5h"}),
+        )
         .await
         .unwrap();
     assert_eq!(auth(&r).lease_duration, 7200);
-    t.call(Operation::Delete, "auth/token/roles/tmp", &t.root, json!({}))
+    t.call(
+        Operation::Delete,
+        "auth/token/roles/tmp",
+        &t.root,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    match t
+        .write("auth/token/renew", &t.root, json!({"token": tok}))
         .await
-        .unwrap();
-    match t.write("auth/token/renew", &t.root, json!({"token": tok})).await {
+    {
         Err(CoreError::Internal(m)) => assert_eq!(
             m,
             "failed to renew entry: original token role \"tmp\" could not be found, not renewing"
@@ -1026,10 +1486,17 @@ async fn role_tokens_renew_with_the_role() {
 #[tokio::test]
 async fn bound_cidrs_from_roles() {
     let t = test_core().await;
-    t.write("auth/token/roles/net", &t.root, json!({"token_bound_cidrs": "10.0.0.0/8"}))
+    t.write(
+        "auth/token/roles/net",
+        &t.root,
+        json!({"token_bound_cidrs": "10.0.0.0/8"}),
+    )
+    .await
+    .unwrap();
+    let r = t
+        .write("auth/token/create/net", &t.root, json!({"ttl": "1h"}))
         .await
         .unwrap();
-    let r = t.write("auth/token/create/net", &t.root, json!({"ttl": "1h"})).await.unwrap();
     let tok = auth(&r).client_token.clone();
     let d = t.lookup(&tok).await.unwrap();
     assert_eq!(d["bound_cidrs"], json!(["10.0.0.0/8"]));
@@ -1045,8 +1512,12 @@ async fn bound_cidrs_from_roles() {
 async fn expired_tokens_are_rejected_and_cleaned() {
     let t = test_core().await;
     t.policy("a", APP_POLICY).await;
-    let (short, _) = t.token(&t.root, json!({"policies": ["a"], "ttl": "1s"})).await;
-    let (swept, _) = t.token(&t.root, json!({"policies": ["a"], "ttl": "1s"})).await;
+    let (short, _) = t
+        .token(&t.root, json!({"policies": ["a"], "ttl": "1s"}))
+        .await;
+    let (swept, _) = t
+        .token(&t.root, json!({"policies": ["a"], "ttl": "1s"}))
+        .await;
     let (child_of_swept, _) = t.token(&swept, json!({"policies": ["a"]})).await;
     let active = t.core.active().unwrap();
     let swept_hid = active.tokens.hash(&swept);
@@ -1055,17 +1526,34 @@ async fn expired_tokens_are_rejected_and_cleaned() {
     // The background sweep removes expired tokens and their children.
     let n = active.tokens.tidy_expired().await.unwrap();
     assert!(n >= 1);
-    assert!(active.barrier.get(&format!("sys/token/id/{swept_hid}")).await.unwrap().is_none());
+    assert!(active
+        .barrier
+        .get(&format!("sys/token/id/{swept_hid}"))
+        .await
+        .unwrap()
+        .is_none());
     denied(t.read("auth/token/lookup-self", &child_of_swept).await);
 
     let short_hid = active.tokens.hash(&short);
     denied(t.read("auth/token/lookup-self", &short).await);
-    bad_token(t.write("auth/token/lookup", &t.root, json!({"token": short})).await);
-    assert!(active.barrier.get(&format!("sys/token/id/{short_hid}")).await.unwrap().is_none());
+    bad_token(
+        t.write("auth/token/lookup", &t.root, json!({"token": short}))
+            .await,
+    );
+    assert!(active
+        .barrier
+        .get(&format!("sys/token/id/{short_hid}"))
+        .await
+        .unwrap()
+        .is_none());
 
     // An expired batch token is rejected too.
     let r = t
-        .write("auth/token/create", &t.root, json!({"type": "batch", "ttl": "1s", "policies": ["a"]}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"type": "batch", "ttl": "1s", "policies": ["a"]}),
+        )
         .await
         .unwrap();
     let b = auth(&r).client_token.clone();
@@ -1079,16 +1567,41 @@ async fn token_ids_never_reach_storage() {
     t.policy("a", APP_POLICY).await;
     let mut secrets = vec![t.root.clone()];
     secrets.push(t.token(&t.root, json!({"policies": ["a"]})).await.0);
-    secrets.push(t.token(&t.root, json!({"policies": ["a"], "id": "customtokenvalue"})).await.0);
+    secrets.push(
+        t.token(
+            &t.root,
+            json!({"policies": ["a"], "id": "customtokenvalue"}),
+        )
+        .await
+        .0,
+    );
     let parent = secrets[1].clone();
-    secrets.push(t.token(&parent, json!({"policies": ["a"], "num_uses": 5})).await.0);
+    secrets.push(
+        t.token(&parent, json!({"policies": ["a"], "num_uses": 5}))
+            .await
+            .0,
+    );
     let r = t
-        .write("auth/token/create", &t.root, json!({"type": "batch", "policies": ["a"]}))
+        .write(
+            "auth/token/create",
+            &t.root,
+            json!({"type": "batch", "policies": ["a"]}),
+        )
         .await
         .unwrap();
     secrets.push(auth(&r).client_token.clone());
-    t.write("auth/token/roles/web", &t.root, json!({})).await.unwrap();
-    secrets.push(auth(&t.write("auth/token/create/web", &t.root, json!({})).await.unwrap()).client_token.clone());
+    t.write("auth/token/roles/web", &t.root, json!({}))
+        .await
+        .unwrap();
+    secrets.push(
+        auth(
+            &t.write("auth/token/create/web", &t.root, json!({}))
+                .await
+                .unwrap(),
+        )
+        .client_token
+        .clone(),
+    );
     // Use and renew them so updated entries are written too.
     for s in &secrets[1..] {
         let _ = t.read("auth/token/lookup-self", s).await;
@@ -1117,10 +1630,17 @@ async fn tidy_endpoint() {
     let active = t.core.active().unwrap();
     // Simulate a lost parent entry: the child must become an orphan.
     let parent_hid = active.tokens.hash(&parent);
-    active.barrier.delete(&format!("sys/token/id/{parent_hid}")).await.unwrap();
+    active
+        .barrier
+        .delete(&format!("sys/token/id/{parent_hid}"))
+        .await
+        .unwrap();
     active.tokens.clear_cache();
 
-    let r = t.write("auth/token/tidy", &t.root, json!({})).await.unwrap();
+    let r = t
+        .write("auth/token/tidy", &t.root, json!({}))
+        .await
+        .unwrap();
     assert_eq!(r.status, Some(202));
     assert_eq!(
         r.warnings,
@@ -1155,10 +1675,49 @@ async fn unknown_paths_and_operations() {
         Err(CoreError::UnsupportedOperation) => {}
         other => panic!("{other:?}"),
     }
-    match t.call(Operation::Delete, "auth/token/lookup", &t.root, json!({})).await {
+    match t
+        .call(Operation::Delete, "auth/token/lookup", &t.root, json!({}))
+        .await
+    {
         Err(CoreError::UnsupportedOperation) => {}
         other => panic!("{other:?}"),
     }
     denied(t.read("auth/token/lookup-self", "").await);
     denied(t.read("auth/token/lookup-self", "s.bogus").await);
+}
+
+#[tokio::test]
+async fn login_tokens_renew_through_their_auth_method() {
+    let t = test_core().await;
+    t.write("sys/auth/userpass", &t.root, json!({"type": "userpass"}))
+        .await
+        .unwrap();
+    t.write(
+        "auth/userpass/users/alice",
+        &t.root,
+        json!({"password": "pw", "token_ttl": "1h", "token_max_ttl": "2h"}),
+    )
+    .await
+    .unwrap();
+    let r = t
+        .write("auth/userpass/login/alice", "", json!({"password": "pw"}))
+        .await
+        .unwrap();
+    let tok = auth(&r).client_token.clone();
+    assert_eq!(auth(&r).lease_duration, 3600);
+    let d = t.lookup(&tok).await.unwrap();
+    assert_eq!(d["path"], "auth/userpass/login/alice");
+    assert_eq!(d["display_name"], "userpass-alice");
+    // The login's max TTL bounds renewals.
+    let r = t
+        .write("auth/token/renew-self", &tok, json!({"increment": "5h"}))
+        .await
+        .unwrap();
+    assert_eq!(auth(&r).lease_duration, 7200);
+    assert_eq!(auth(&r).client_token, tok);
+    // Once the user is gone the login is no longer renewable.
+    t.call(Operation::Delete, "auth/userpass/users/alice", &t.root, json!({}))
+        .await
+        .unwrap();
+    assert!(t.write("auth/token/renew", &t.root, json!({"token": tok})).await.is_err());
 }

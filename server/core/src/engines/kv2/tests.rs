@@ -1298,3 +1298,38 @@ async fn secrets_are_encrypted_at_rest() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_get_distinct_versions() {
+    let env = setup().await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let core = env.core.clone();
+        let root = env.root.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = crate::logical::Request::new(Update, "secret/data/race")
+                .with_token(&root)
+                .with_data(json!({"data": {"i": i}}));
+            core.handle_request(req)
+                .await
+                .map(|r| data(&r)["version"].clone())
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.expect("join").expect("write"));
+    }
+    let mut nums: Vec<u64> = versions.iter().filter_map(|v| v.as_u64()).collect();
+    nums.sort_unstable();
+    assert_eq!(nums, (1..=24).collect::<Vec<u64>>());
+    let m = ok(&env, Read, "secret/metadata/race", json!({})).await;
+    assert_eq!(m["current_version"], 24);
+    assert_eq!(m["versions"].as_object().map(|v| v.len()), Some(10));
+    let stored = env
+        .raw_values()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.contains("/versions/"))
+        .count();
+    assert_eq!(stored, 10);
+}

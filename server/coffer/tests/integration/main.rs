@@ -1,0 +1,8 @@
+//! Integration tests of the `coffer` binary: each test starts a real server
+//! process (see [`harness`]) and talks to it over HTTP.
+//!
+//! Add new test modules next to this file (or in subdirectories) and list
+//! them below; reuse [`harness`] to start servers and make clients.
+
+mod harness;
+mod http;
