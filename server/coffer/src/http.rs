@@ -519,10 +519,10 @@ mod tests {
 
     #[tokio::test]
     async fn body_limit() {
-        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
-        let b = read_body(futures::stream::iter(chunks.clone()), 11, Some(11)).await.unwrap();
+        let chunks = || vec![Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
+        let b = read_body(futures::stream::iter(chunks()), 11, Some(11)).await.unwrap();
         assert_eq!(b.as_slice(), b"hello world");
-        let e = read_body(futures::stream::iter(chunks), 10, None).await.unwrap_err();
+        let e = read_body(futures::stream::iter(chunks()), 10, None).await.unwrap_err();
         assert!(matches!(e, BodyError::TooLarge));
         let big: Vec<Result<Bytes, std::io::Error>> = (0..100).map(|_| Ok(Bytes::from(vec![7u8; 1000]))).collect();
         let b = read_body(futures::stream::iter(big), 1 << 20, None).await.unwrap();

@@ -1716,8 +1716,16 @@ async fn login_tokens_renew_through_their_auth_method() {
     assert_eq!(auth(&r).lease_duration, 7200);
     assert_eq!(auth(&r).client_token, tok);
     // Once the user is gone the login is no longer renewable.
-    t.call(Operation::Delete, "auth/userpass/users/alice", &t.root, json!({}))
+    t.call(
+        Operation::Delete,
+        "auth/userpass/users/alice",
+        &t.root,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert!(t
+        .write("auth/token/renew", &t.root, json!({"token": tok}))
         .await
-        .unwrap();
-    assert!(t.write("auth/token/renew", &t.root, json!({"token": tok})).await.is_err());
+        .is_err());
 }
