@@ -52,7 +52,7 @@ fn object(spec: Value) -> Value {
 /// The messages of the CEL rules that fail for `spec` (defaults applied first, as the API server
 /// does).
 fn cel_errors(spec: Value, old: Option<Value>) -> Vec<String> {
-    let validator = kube_cel::validation::Validator::new();
+    let validator = kube_cel::Validator::new();
     match validator.validate(&schema(), &object(spec), old.map(object).as_ref()) {
         Ok(()) => Vec::new(),
         Err(errors) => errors.iter().map(|e| e.message.clone()).collect(),
@@ -61,7 +61,7 @@ fn cel_errors(spec: Value, old: Option<Value>) -> Vec<String> {
 
 #[test]
 fn the_cel_rules_compile() {
-    let compiled = kube_cel::validation::compile_schema(&schema());
+    let compiled = kube_cel::compile_schema(&schema());
     assert!(!compiled.has_errors(), "{:?}", compiled.compilation_errors());
 }
 

@@ -109,7 +109,7 @@ fn example(file: &str) -> VaultCluster {
 
 #[test]
 fn example_vaultclusters_are_valid() {
-    let validator = kube_cel::validation::Validator::new();
+    let validator = kube_cel::Validator::new();
     let crd = VaultCluster::crd();
     let schema = serde_json::to_value(
         crd.spec.versions[0]

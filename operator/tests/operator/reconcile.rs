@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 
 use crate::support::{dev_cluster, Call, FakeApi};
 
-const NS: &str = "/namespaces/sec/";
 
 fn context(client: kube::Client) -> Arc<Context> {
     Arc::new(

@@ -646,7 +646,13 @@ impl Active {
             } else {
                 path.clone()
             };
-            let decision = acl.allow(req.operation.to_policy(), &acl_path, needs_sudo);
+            let decision = acl.allow_request(&coffer_policy::AclRequest {
+                operation: req.operation.to_policy(),
+                path: &acl_path,
+                needs_sudo,
+                data: Some(&req.data),
+                wrap_ttl: req.wrap_ttl,
+            });
             if !decision.allowed {
                 self.audit.log_denied(&req).await?;
                 return Err(CoreError::PermissionDenied);

@@ -338,20 +338,12 @@ impl CofferServer {
     pub fn restart(&mut self) -> Result<(), StartFailure> {
         let status = self.terminate(Duration::from_secs(30));
         assert!(status.is_some_and(|s| s.success()), "server did not exit cleanly: {status:?}");
-        let fresh = Self::start(&self.args)?;
-        let CofferServer {
-            mut child,
-            url,
-            addr,
-            stdout,
-            stderr,
-            ..
-        } = fresh;
-        self.child = child.take();
-        self.url = url;
-        self.addr = addr;
-        self.stdout = stdout;
-        self.stderr = stderr;
+        let mut fresh = Self::start(&self.args)?;
+        self.child = fresh.child.take();
+        self.url = fresh.url.clone();
+        self.addr = fresh.addr;
+        self.stdout = fresh.stdout.clone();
+        self.stderr = fresh.stderr.clone();
         Ok(())
     }
 }

@@ -964,9 +964,9 @@ async fn renew(ctx: &Ctx<'_>, target: Target, increment: u64) -> Result<Response
             .renew_login(&login_ctx, &entry.internal)
             .await?
         {
-            return Err(CoreError::invalid(
-                "failed to renew entry: the login is no longer valid",
-            ));
+            // As Vault when the method declines (e.g. the user is gone): 204,
+            // and the lease is left as it was.
+            return Ok(Response::empty());
         }
         let lim = mount_limits(
             ctx,
