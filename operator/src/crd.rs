@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{
+    Affinity, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::core::CustomResourceExt;
@@ -45,37 +47,12 @@ pub const DEFAULT_VERSION: &str = env!("CARGO_PKG_VERSION");
     status = "VaultClusterStatus",
     derive = "PartialEq",
     doc = "A highly available Coffer (Vault API) server cluster managed by the Coffer operator.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
-        description = "Whether every member is initialised, unsealed and ready"
-    ),
-    printcolumn(
-        name = "Members",
-        type_ = "integer",
-        json_path = ".status.readyMembers",
-        description = "Members that are ready"
-    ),
-    printcolumn(
-        name = "Leader",
-        type_ = "string",
-        json_path = ".status.leader",
-        description = "The active (Raft leader) member"
-    ),
-    printcolumn(
-        name = "Sealed",
-        type_ = "integer",
-        json_path = ".status.sealedMembers",
-        description = "Members that are sealed"
-    ),
-    printcolumn(
-        name = "Version",
-        type_ = "string",
-        json_path = ".status.version",
-        description = "The server version the members run"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status", "description": "Whether every member is initialised, unsealed and ready"}"#,
+    printcolumn = r#"{"name": "Members", "type": "integer", "jsonPath": ".status.readyMembers", "description": "Members that are ready"}"#,
+    printcolumn = r#"{"name": "Leader", "type": "string", "jsonPath": ".status.leader", "description": "The active (Raft leader) member"}"#,
+    printcolumn = r#"{"name": "Sealed", "type": "integer", "jsonPath": ".status.sealedMembers", "description": "Members that are sealed"}"#,
+    printcolumn = r#"{"name": "Version", "type": "string", "jsonPath": ".status.version", "description": "The server version the members run"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct VaultClusterSpec {
@@ -93,7 +70,10 @@ pub struct VaultClusterSpec {
 
     /// Server image repository, without a tag (the tag is `version`).
     #[serde(default = "default_image")]
-    #[schemars(length(min = 1, max = 255), pattern(r"^[^:@\s]+(:[0-9]+)?(/[^:@\s]+)*$"))]
+    #[schemars(
+        length(min = 1, max = 255),
+        pattern(r"^[^:@\s]+(:[0-9]+)?(/[^:@\s]+)*$")
+    )]
     pub image: String,
 
     /// Server version: the image tag. Changing it starts a leader-aware upgrade.
@@ -521,19 +501,29 @@ mod tests {
     #[test]
     fn crd_names_and_subresources() {
         let crd = VaultCluster::crd();
-        assert_eq!(crd.metadata.name.as_deref(), Some("vaultclusters.coffer.dev"));
+        assert_eq!(
+            crd.metadata.name.as_deref(),
+            Some("vaultclusters.coffer.dev")
+        );
         assert_eq!(crd.spec.scope, "Namespaced");
         assert_eq!(crd.spec.names.short_names, Some(vec!["vc".to_owned()]));
         let version = &crd.spec.versions[0];
         assert_eq!(version.name, "v1alpha1");
-        assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        assert!(version
+            .subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some());
         let columns: Vec<_> = version
             .additional_printer_columns
             .iter()
             .flatten()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(columns, ["Ready", "Members", "Leader", "Sealed", "Version", "Age"]);
+        assert_eq!(
+            columns,
+            ["Ready", "Members", "Leader", "Sealed", "Version", "Age"]
+        );
     }
 
     #[test]

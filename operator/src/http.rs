@@ -35,10 +35,19 @@ impl Health {
 }
 
 /// Answers one request: status, content type and body.
-pub fn respond(method: &http::Method, path: &str, metrics: &Metrics, health: &Health) -> (StatusCode, &'static str, String) {
+pub fn respond(
+    method: &http::Method,
+    path: &str,
+    metrics: &Metrics,
+    health: &Health,
+) -> (StatusCode, &'static str, String) {
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != http::Method::GET && method != http::Method::HEAD {
-        return (StatusCode::METHOD_NOT_ALLOWED, TEXT, "method not allowed\n".into());
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "method not allowed\n".into(),
+        );
     }
     match path {
         "/metrics" => (
@@ -75,11 +84,14 @@ pub async fn serve(
         let (metrics, health) = (metrics.clone(), health.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (status, content_type, body) = respond(req.method(), req.uri().path(), &metrics, &health);
+                let (status, content_type, body) =
+                    respond(req.method(), req.uri().path(), &metrics, &health);
                 let mut resp = Response::new(Full::new(Bytes::from(body)));
                 *resp.status_mut() = status;
-                resp.headers_mut()
-                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
                 async move { Ok::<_, Infallible>(resp) }
             });
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
@@ -109,7 +121,10 @@ mod tests {
         let (m, h) = (Metrics::new(), Health::default());
         let get = http::Method::GET;
         assert_eq!(respond(&get, "/healthz", &m, &h).0, StatusCode::OK);
-        assert_eq!(respond(&get, "/readyz", &m, &h).0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            respond(&get, "/readyz", &m, &h).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         h.set_ready(true);
         assert_eq!(respond(&get, "/readyz", &m, &h).0, StatusCode::OK);
         let (status, ct, body) = respond(&get, "/metrics", &m, &h);
@@ -117,16 +132,26 @@ mod tests {
         assert!(ct.starts_with("application/openmetrics-text"));
         assert!(body.contains("coffer_operator_leader"));
         assert_eq!(respond(&get, "/nope", &m, &h).0, StatusCode::NOT_FOUND);
-        assert_eq!(respond(&http::Method::POST, "/healthz", &m, &h).0, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            respond(&http::Method::POST, "/healthz", &m, &h).0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 
     #[tokio::test]
     async fn serves_over_tcp_and_stops() {
-        let (listener, addr) = bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
+        let (listener, addr) = bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, Arc::new(Metrics::new()), Arc::new(Health::default()), async {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(serve(
+            listener,
+            Arc::new(Metrics::new()),
+            Arc::new(Health::default()),
+            async {
+                let _ = rx.await;
+            },
+        ));
         let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
         conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await

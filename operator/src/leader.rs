@@ -145,7 +145,10 @@ impl LeaderElector {
                     .await
             }
             (Decision::TakeOver { previous }, Some(mut lease)) => {
-                tracing::info!(previous = previous.as_deref().unwrap_or("<none>"), "taking over the leader Lease");
+                tracing::info!(
+                    previous = previous.as_deref().unwrap_or("<none>"),
+                    "taking over the leader Lease"
+                );
                 let transitions = lease
                     .spec
                     .as_ref()
@@ -213,14 +216,22 @@ mod tests {
     #[test]
     fn decisions() {
         assert_eq!(decide(None, "a", t(0)), Decision::Create);
-        assert_eq!(decide(Some(&lease(Some("a"), t(0), 15)), "a", t(100)), Decision::Renew);
+        assert_eq!(
+            decide(Some(&lease(Some("a"), t(0), 15)), "a", t(100)),
+            Decision::Renew
+        );
         assert_eq!(
             decide(Some(&lease(Some("b"), t(0), 15)), "a", t(14)),
-            Decision::Follow { holder: "b".into(), expires: t(15) }
+            Decision::Follow {
+                holder: "b".into(),
+                expires: t(15)
+            }
         );
         assert_eq!(
             decide(Some(&lease(Some("b"), t(0), 15)), "a", t(15)),
-            Decision::TakeOver { previous: Some("b".into()) }
+            Decision::TakeOver {
+                previous: Some("b".into())
+            }
         );
         assert_eq!(
             decide(Some(&lease(None, t(0), 15)), "a", t(1)),

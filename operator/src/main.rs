@@ -20,11 +20,17 @@ use tracing_subscriber::EnvFilter;
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let text = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "text");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     if text {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
     }
 }
 
@@ -90,11 +96,20 @@ async fn main() -> anyhow::Result<()> {
         });
     }
 
-    let (listener, bound) = http::bind(metrics_addr).await.context("binding the metrics address")?;
+    let (listener, bound) = http::bind(metrics_addr)
+        .await
+        .context("binding the metrics address")?;
     tracing::info!(address = %bound, "serving /metrics, /healthz and /readyz");
-    let server = tokio::spawn(http::serve(listener, metrics.clone(), health.clone(), stopped()));
+    let server = tokio::spawn(http::serve(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stopped(),
+    ));
 
-    let identity = pod.clone().unwrap_or_else(|| format!("coffer-operator-{}", std::process::id()));
+    let identity = pod
+        .clone()
+        .unwrap_or_else(|| format!("coffer-operator-{}", std::process::id()));
     let elector = LeaderElector::new(client.clone(), LeaseConfig::new(&namespace, &identity));
     health.set_ready(true);
 
@@ -142,7 +157,9 @@ async fn main() -> anyhow::Result<()> {
             let _ = stop_tx2.send(true);
         });
         let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), pod));
-        reconcile::run(ctx, stopped()).await.context("running the controller")?;
+        reconcile::run(ctx, stopped())
+            .await
+            .context("running the controller")?;
         lost_leadership = lost.load(std::sync::atomic::Ordering::SeqCst);
         metrics.set_leader(false);
         if !lost_leadership {
@@ -152,7 +169,9 @@ async fn main() -> anyhow::Result<()> {
         }
     } else {
         let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), pod));
-        reconcile::run(ctx, stopped()).await.context("running the controller")?;
+        reconcile::run(ctx, stopped())
+            .await
+            .context("running the controller")?;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     if lost_leadership {

@@ -126,7 +126,9 @@ impl Metrics {
 
     /// Counts a reconcile and times it until the returned guard is dropped.
     pub fn reconcile_started(&self, namespace: &str, name: &str) -> ReconcileTimer<'_> {
-        self.reconciles.get_or_create(&labels(namespace, name)).inc();
+        self.reconciles
+            .get_or_create(&labels(namespace, name))
+            .inc();
         ReconcileTimer {
             start: Instant::now(),
             histogram: &self.duration,
@@ -144,11 +146,22 @@ impl Metrics {
     }
 
     /// Sets the per-cluster health gauges.
-    pub fn set_health(&self, namespace: &str, name: &str, ready: bool, ready_members: i32, desired: i32) {
+    pub fn set_health(
+        &self,
+        namespace: &str,
+        name: &str,
+        ready: bool,
+        ready_members: i32,
+        desired: i32,
+    ) {
         let l = labels(namespace, name);
         self.ready.get_or_create(&l).set(i64::from(ready));
-        self.ready_members.get_or_create(&l).set(i64::from(ready_members));
-        self.desired_members.get_or_create(&l).set(i64::from(desired));
+        self.ready_members
+            .get_or_create(&l)
+            .set(i64::from(ready_members));
+        self.desired_members
+            .get_or_create(&l)
+            .set(i64::from(desired));
     }
 
     /// Drops every per-cluster series of a deleted cluster.
@@ -185,12 +198,17 @@ mod tests {
         m.set_health("sec", "vault", true, 3, 3);
         m.set_leader(true);
         let text = m.render();
-        assert!(text.contains(r#"coffer_operator_reconciles_total{namespace="sec",name="vault"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"coffer_operator_reconciles_total{namespace="sec",name="vault"} 1"#),
+            "{text}"
+        );
         assert!(text.contains(r#"coffer_operator_reconcile_errors_total{namespace="sec",name="vault",error="apply"} 1"#));
         assert!(text.contains(r#"coffer_vaultcluster_ready{namespace="sec",name="vault"} 1"#));
         assert!(text.contains("coffer_operator_reconcile_duration_seconds_count 1"));
         assert!(text.contains("coffer_operator_leader 1"));
         m.forget("sec", "vault");
-        assert!(!m.render().contains(r#"coffer_vaultcluster_ready{namespace="sec""#));
+        assert!(!m
+            .render()
+            .contains(r#"coffer_vaultcluster_ready{namespace="sec""#));
     }
 }

@@ -197,7 +197,14 @@ impl Context {
             .unwrap_or(0)
     }
 
-    async fn publish(&self, vc: &VaultCluster, type_: EventType, reason: &str, action: &str, note: String) {
+    async fn publish(
+        &self,
+        vc: &VaultCluster,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.into(),
@@ -245,13 +252,27 @@ pub async fn reconcile(vc: Arc<VaultCluster>, ctx: Arc<Context>) -> Result<Actio
     match &result {
         Ok(_) => ctx.clear_failures(&(ns, name)),
         Err(e) => {
-            ctx.publish(&vc, EventType::Warning, "ReconcileFailed", "Reconcile", e.to_string())
-                .await;
+            ctx.publish(
+                &vc,
+                EventType::Warning,
+                "ReconcileFailed",
+                "Reconcile",
+                e.to_string(),
+            )
+            .await;
             if let Error::Invalid(_) = e {
                 // A spec the builders refuse is the user's to fix: say so in the status.
                 let mut status = vc.status.clone().unwrap_or_default();
                 let now = Time(jiff_now(ctx.now()));
-                set_condition(&mut status.conditions, vc.meta().generation, now, condition::DEGRADED, true, "InvalidSpec", &e.to_string());
+                set_condition(
+                    &mut status.conditions,
+                    vc.meta().generation,
+                    now,
+                    condition::DEGRADED,
+                    true,
+                    "InvalidSpec",
+                    &e.to_string(),
+                );
                 let _ = write_status(&api, &vc, status).await;
             }
         }
@@ -262,7 +283,8 @@ pub async fn reconcile(vc: Arc<VaultCluster>, ctx: Arc<Context>) -> Result<Actio
 /// The error policy: count the failure and retry after [`backoff`].
 pub fn error_policy(vc: Arc<VaultCluster>, error: &Error, ctx: Arc<Context>) -> Action {
     let (ns, name) = key(&vc);
-    ctx.metrics.reconcile_failed(&ns, &name, error.metric_label());
+    ctx.metrics
+        .reconcile_failed(&ns, &name, error.metric_label());
     let failures = ctx.record_failure((ns.clone(), name.clone()));
     let delay = backoff(failures);
     warn!(namespace = %ns, name = %name, error = %error, failures, retry_in = ?delay, "reconcile failed");
@@ -275,6 +297,7 @@ fn jiff_now(t: SystemTime) -> jiff::Timestamp {
 
 async fn apply(vc: &VaultCluster, ctx: &Context) -> Result<Action, Error> {
     let names = Names::of(vc)?;
+    builders::check(vc)?;
     let now = ctx.now();
 
     // TLS first: the StatefulSet mounts it.
@@ -298,11 +321,33 @@ async fn apply(vc: &VaultCluster, ctx: &Context) -> Result<Action, Error> {
     let first = vc.status.is_none();
     let spec_changed = vc.status.as_ref().and_then(|s| s.observed_generation) != generation;
     if first {
-        ctx.publish(vc, EventType::Normal, "Created", "Apply",
-            format!("applied {} objects: {} members of {}", objects.len(), vc.spec.replicas, builders::statefulset::image(vc))).await;
+        ctx.publish(
+            vc,
+            EventType::Normal,
+            "Created",
+            "Apply",
+            format!(
+                "applied {} objects: {} members of {}",
+                objects.len(),
+                vc.spec.replicas,
+                builders::statefulset::image(vc)
+            ),
+        )
+        .await;
     } else if spec_changed {
-        ctx.publish(vc, EventType::Normal, "Updated", "Apply",
-            format!("applied generation {}: {} members of {}", generation.unwrap_or_default(), vc.spec.replicas, builders::statefulset::image(vc))).await;
+        ctx.publish(
+            vc,
+            EventType::Normal,
+            "Updated",
+            "Apply",
+            format!(
+                "applied generation {}: {} members of {}",
+                generation.unwrap_or_default(),
+                vc.spec.replicas,
+                builders::statefulset::image(vc)
+            ),
+        )
+        .await;
     }
 
     // Status.
@@ -312,8 +357,13 @@ async fn apply(vc: &VaultCluster, ctx: &Context) -> Result<Action, Error> {
         .conditions
         .iter()
         .any(|c| c.type_ == condition::READY && c.status == "True");
-    ctx.metrics
-        .set_health(&names.namespace, &names.cluster, ready, status.ready_members, vc.spec.replicas);
+    ctx.metrics.set_health(
+        &names.namespace,
+        &names.cluster,
+        ready,
+        status.ready_members,
+        vc.spec.replicas,
+    );
     if vc.status.as_ref() != Some(&status) {
         match write_status(&api, vc, status).await {
             Ok(()) => {}
@@ -353,12 +403,27 @@ async fn plan_tls(
     let policy = builders::tls_policy(vc)?;
     let plan = tls::plan(ca, server, &policy, now)?;
     if plan.issued_ca {
-        ctx.publish(vc, EventType::Normal, "IssuedCA", "IssueCertificate",
-            format!("made a new CA in Secret {}", names.ca_secret())).await;
+        ctx.publish(
+            vc,
+            EventType::Normal,
+            "IssuedCA",
+            "IssueCertificate",
+            format!("made a new CA in Secret {}", names.ca_secret()),
+        )
+        .await;
     }
     if let Some(reason) = &plan.reason {
-        ctx.publish(vc, EventType::Normal, "IssuedCertificate", "IssueCertificate",
-            format!("issued the server certificate in Secret {} ({reason})", names.tls_secret())).await;
+        ctx.publish(
+            vc,
+            EventType::Normal,
+            "IssuedCertificate",
+            "IssueCertificate",
+            format!(
+                "issued the server certificate in Secret {} ({reason})",
+                names.tls_secret()
+            ),
+        )
+        .await;
     }
     Ok((plan.material, plan.renew_at))
 }
@@ -366,7 +431,8 @@ async fn plan_tls(
 /// Server-side applies one object; returns what the API server made of it.
 pub async fn apply_object(client: &Client, object: &Object) -> Result<DynamicObject, Error> {
     let resource = object.api_resource();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), object.namespace(), &resource);
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), object.namespace(), &resource);
     let value = object.to_value()?;
     api.patch(
         object.name(),
@@ -410,7 +476,15 @@ pub fn set_condition(
     reason: &str,
     message: &str,
 ) {
-    set_condition_str(conditions, generation, now, type_, if status { "True" } else { "False" }, reason, message);
+    set_condition_str(
+        conditions,
+        generation,
+        now,
+        type_,
+        if status { "True" } else { "False" },
+        reason,
+        message,
+    );
 }
 
 fn set_condition_str(
@@ -444,51 +518,92 @@ fn set_condition_str(
 /// The status a successful apply leads to, from the StatefulSet the API server returned.
 /// Conditions keep their transition times when unchanged, so an unchanged cluster produces an
 /// identical status and no write.
-pub fn compute_status(vc: &VaultCluster, sts: Option<&StatefulSet>, now: jiff::Timestamp) -> VaultClusterStatus {
+pub fn compute_status(
+    vc: &VaultCluster,
+    sts: Option<&StatefulSet>,
+    now: jiff::Timestamp,
+) -> VaultClusterStatus {
     let old = vc.status.clone().unwrap_or_default();
     let generation = vc.meta().generation;
     let desired = vc.spec.replicas;
     let sts_status = sts.and_then(|s| s.status.clone()).unwrap_or_default();
     let ready = sts_status.ready_replicas.unwrap_or(0);
     let outdated = match (&sts_status.current_revision, &sts_status.update_revision) {
-        (Some(current), Some(update)) if current != update => {
-            desired.saturating_sub(sts_status.updated_replicas.unwrap_or(0)).max(0)
-        }
+        (Some(current), Some(update)) if current != update => desired
+            .saturating_sub(sts_status.updated_replicas.unwrap_or(0))
+            .max(0),
         _ => 0,
     };
     let now = Time(now);
     let mut conditions = old.conditions.clone();
     let mut set = |t: &str, s: &str, reason: &str, message: String| {
-        set_condition_str(&mut conditions, generation, now.clone(), t, s, reason, &message);
+        set_condition_str(
+            &mut conditions,
+            generation,
+            now.clone(),
+            t,
+            s,
+            reason,
+            &message,
+        );
     };
     let all_ready = ready >= desired && desired > 0;
     set(
         condition::READY,
         if all_ready { "True" } else { "False" },
-        if all_ready { "AllMembersReady" } else { "MembersNotReady" },
+        if all_ready {
+            "AllMembersReady"
+        } else {
+            "MembersNotReady"
+        },
         format!("{ready} of {desired} members ready"),
     );
     if ready > 0 {
-        set(condition::INITIALIZED, "True", "MemberReady",
-            "a member passes the readiness check, which needs an initialised server".into());
+        set(
+            condition::INITIALIZED,
+            "True",
+            "MemberReady",
+            "a member passes the readiness check, which needs an initialised server".into(),
+        );
     } else {
         set(condition::INITIALIZED, "Unknown", "AwaitingLifecycle",
             "no member is ready; initialisation is done by the lifecycle engine (not yet implemented)".into());
     }
     if all_ready {
-        set(condition::UNSEALED, "True", "AllMembersReady",
-            "every member passes the readiness check, which needs an unsealed server".into());
+        set(
+            condition::UNSEALED,
+            "True",
+            "AllMembersReady",
+            "every member passes the readiness check, which needs an unsealed server".into(),
+        );
     } else {
-        set(condition::UNSEALED, "Unknown", "AwaitingLifecycle",
-            format!("{} members are not ready; per-member seal state comes from the lifecycle engine", desired - ready.min(desired)));
+        set(
+            condition::UNSEALED,
+            "Unknown",
+            "AwaitingLifecycle",
+            format!(
+                "{} members are not ready; per-member seal state comes from the lifecycle engine",
+                desired - ready.min(desired)
+            ),
+        );
     }
     if outdated > 0 {
         set(condition::UPGRADING, "True", "MembersOutdated",
             format!("{outdated} members run an older pod template; they are restarted by the lifecycle engine, standbys first"));
     } else {
-        set(condition::UPGRADING, "False", "UpToDate", "every member runs the current pod template".into());
+        set(
+            condition::UPGRADING,
+            "False",
+            "UpToDate",
+            "every member runs the current pod template".into(),
+        );
     }
-    set(condition::DEGRADED, "False", "Reconciled", "every object was applied".into());
+    set(
+        condition::DEGRADED,
+        "False",
+        "Reconciled",
+        "every object was applied".into(),
+    );
 
     VaultClusterStatus {
         observed_generation: generation,
@@ -497,7 +612,9 @@ pub fn compute_status(vc: &VaultCluster, sts: Option<&StatefulSet>, now: jiff::T
         leader: old.leader.clone(),
         ready_members: ready,
         sealed_members: old.sealed_members,
-        version: (outdated == 0 && all_ready).then(|| vc.spec.version.clone()).or(old.version),
+        version: (outdated == 0 && all_ready)
+            .then(|| vc.spec.version.clone())
+            .or(old.version),
     }
 }
 
@@ -509,22 +626,44 @@ async fn cleanup(vc: &VaultCluster, ctx: &Context) -> Result<Action, Error> {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &secret_ns);
         match api.delete(&secret, &DeleteParams::default()).await {
             Ok(_) => {
-                ctx.publish(vc, EventType::Normal, "DeletedKeys", "Cleanup",
-                    format!("deleted the keys Secret {secret_ns}/{secret} (keys.deletePolicy: Delete)")).await;
+                ctx.publish(
+                    vc,
+                    EventType::Normal,
+                    "DeletedKeys",
+                    "Cleanup",
+                    format!(
+                        "deleted the keys Secret {secret_ns}/{secret} (keys.deletePolicy: Delete)"
+                    ),
+                )
+                .await;
             }
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(source) => return Err(Error::Cleanup { name: format!("{secret_ns}/{secret}"), source }),
+            Err(source) => {
+                return Err(Error::Cleanup {
+                    name: format!("{secret_ns}/{secret}"),
+                    source,
+                })
+            }
         }
     }
     ctx.metrics.forget(&ns, &name);
-    ctx.publish(vc, EventType::Normal, "Deleted", "Cleanup",
-        "cleanup done; owned objects are garbage-collected, data volumes are retained".into()).await;
+    ctx.publish(
+        vc,
+        EventType::Normal,
+        "Deleted",
+        "Cleanup",
+        "cleanup done; owned objects are garbage-collected, data volumes are retained".into(),
+    )
+    .await;
     Ok(Action::await_change())
 }
 
 /// Runs the controller until `shutdown` completes. Fails at once, with a clear message, when the
 /// VaultCluster CRD is not installed.
-pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) -> Result<(), kube::Error> {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), kube::Error> {
     let client = ctx.client.clone();
     let clusters: Api<VaultCluster> = Api::all(client.clone());
     if let Err(e) = clusters.list(&ListParams::default().limit(1)).await {
@@ -601,7 +740,10 @@ mod tests {
         assert_eq!(cond(&s, "Upgrading").status, "False");
         assert_eq!(cond(&s, "Degraded").status, "False");
         assert_eq!(s.version.as_deref(), Some(crate::crd::DEFAULT_VERSION));
-        assert!(s.conditions.iter().all(|c| c.observed_generation == Some(2)));
+        assert!(s
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(2)));
     }
 
     #[test]

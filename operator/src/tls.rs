@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 use time::OffsetDateTime;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -222,9 +222,7 @@ pub struct CertificateInfo {
 pub fn inspect(cert_pem: &str) -> Result<CertificateInfo, TlsError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
         .map_err(|e| TlsError::Pem(e.to_string()))?;
-    let cert = pem
-        .parse_x509()
-        .map_err(|e| TlsError::Pem(e.to_string()))?;
+    let cert = pem.parse_x509().map_err(|e| TlsError::Pem(e.to_string()))?;
     let not_after = cert.validity().not_after.timestamp();
     let not_after = u64::try_from(not_after)
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
@@ -385,7 +383,10 @@ pub fn plan(
             .not_after
             .checked_sub(policy.renew_before)
             .unwrap_or(UNIX_EPOCH),
-        ca_info.not_after.checked_sub(ca_margin).unwrap_or(UNIX_EPOCH),
+        ca_info
+            .not_after
+            .checked_sub(ca_margin)
+            .unwrap_or(UNIX_EPOCH),
     );
     Ok(TlsPlan {
         issued_server: reason.is_some(),
@@ -417,8 +418,14 @@ mod tests {
 
     #[test]
     fn parses_go_durations() {
-        assert_eq!(parse_duration("720h").ok(), Some(720 * 3600 * Duration::from_secs(1)));
-        assert_eq!(parse_duration("1h30m10s").ok(), Some(Duration::from_secs(5410)));
+        assert_eq!(
+            parse_duration("720h").ok(),
+            Some(720 * 3600 * Duration::from_secs(1))
+        );
+        assert_eq!(
+            parse_duration("1h30m10s").ok(),
+            Some(Duration::from_secs(5410))
+        );
         for bad in ["", "h", "10", "10d", "1.5h", "-1h", "99999999999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
@@ -426,7 +433,11 @@ mod tests {
 
     #[test]
     fn issues_a_ca_and_a_server_certificate_covering_the_names() {
-        let names = ["vault-0.vault-internal.sec.svc", "*.vault-internal", "127.0.0.1"];
+        let names = [
+            "vault-0.vault-internal.sec.svc",
+            "*.vault-internal",
+            "127.0.0.1",
+        ];
         let plan = plan(None, None, &policy(&names), now()).expect("plan");
         assert!(plan.issued_ca && plan.issued_server);
         let ca = inspect(&plan.material.ca.cert_pem).expect("ca");
@@ -444,17 +455,37 @@ mod tests {
         let first = plan(None, None, &p, now()).expect("first");
         let m = first.material.clone();
 
-        let later = plan(Some(m.ca.clone()), Some(m.server.clone()), &p, now() + 59 * DAY)
-            .expect("later");
-        assert!(!later.issued_ca && !later.issued_server, "{:?}", later.reason);
+        let later = plan(
+            Some(m.ca.clone()),
+            Some(m.server.clone()),
+            &p,
+            now() + 59 * DAY,
+        )
+        .expect("later");
+        assert!(
+            !later.issued_ca && !later.issued_server,
+            "{:?}",
+            later.reason
+        );
         assert_eq!(later.material, m);
 
-        let due = plan(Some(m.ca.clone()), Some(m.server.clone()), &p, now() + 60 * DAY)
-            .expect("due");
+        let due = plan(
+            Some(m.ca.clone()),
+            Some(m.server.clone()),
+            &p,
+            now() + 60 * DAY,
+        )
+        .expect("due");
         assert!(!due.issued_ca);
         assert!(due.issued_server);
-        assert_eq!(due.reason.as_deref(), Some("server certificate due for renewal"));
-        assert_eq!(due.material.ca, m.ca, "the CA is kept, so clients keep trusting it");
+        assert_eq!(
+            due.reason.as_deref(),
+            Some("server certificate due for renewal")
+        );
+        assert_eq!(
+            due.material.ca, m.ca,
+            "the CA is kept, so clients keep trusting it"
+        );
         let renewed = inspect(&due.material.server.cert_pem).expect("renewed");
         assert!(issued_by(&renewed, &inspect(&m.ca.cert_pem).expect("ca")));
     }
@@ -465,7 +496,9 @@ mod tests {
         let m = plan(None, None, &p, now()).expect("plan").material;
         let pem = &m.server.cert_pem;
         assert!(!needs_renewal(pem, now(), 30 * DAY).expect("parse"));
-        assert!(!needs_renewal(pem, now() + 60 * DAY - Duration::from_secs(1), 30 * DAY).expect("p"));
+        assert!(
+            !needs_renewal(pem, now() + 60 * DAY - Duration::from_secs(1), 30 * DAY).expect("p")
+        );
         assert!(needs_renewal(pem, now() + 60 * DAY, 30 * DAY).expect("parse"));
         assert!(needs_renewal(pem, now() + 365 * DAY, Duration::ZERO).expect("parse"));
         assert!(needs_renewal("not a certificate", now(), DAY).is_err());
@@ -473,7 +506,9 @@ mod tests {
 
     #[test]
     fn reissues_when_a_name_is_added_or_the_ca_changes() {
-        let m = plan(None, None, &policy(&["a.example"]), now()).expect("plan").material;
+        let m = plan(None, None, &policy(&["a.example"]), now())
+            .expect("plan")
+            .material;
         let more = plan(
             Some(m.ca.clone()),
             Some(m.server.clone()),
@@ -487,8 +522,13 @@ mod tests {
         );
 
         let other_ca = new_ca("vault CA", now(), CA_VALIDITY).expect("ca");
-        let foreign = plan(Some(other_ca), Some(m.server.clone()), &policy(&["a.example"]), now())
-            .expect("foreign");
+        let foreign = plan(
+            Some(other_ca),
+            Some(m.server.clone()),
+            &policy(&["a.example"]),
+            now(),
+        )
+        .expect("foreign");
         assert_eq!(
             foreign.reason.as_deref(),
             Some("server certificate not issued by the current CA")
@@ -507,7 +547,10 @@ mod tests {
 
         let old_ca = new_ca("vault CA", now(), 100 * DAY).expect("short CA");
         let renewed = plan(Some(old_ca.clone()), None, &p, now()).expect("plan");
-        assert!(renewed.issued_ca, "a CA with less than 2x the server validity left is renewed");
+        assert!(
+            renewed.issued_ca,
+            "a CA with less than 2x the server validity left is renewed"
+        );
         assert_ne!(renewed.material.ca, old_ca);
     }
 }

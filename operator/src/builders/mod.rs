@@ -160,6 +160,8 @@ pub fn metadata(vc: &VaultCluster, name: String) -> Result<ObjectMeta, BuildErro
 }
 
 /// One object the operator applies.
+// A dozen of these exist per reconcile; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
     ServiceAccount(ServiceAccount),
@@ -266,7 +268,11 @@ pub fn tls_names(vc: &VaultCluster) -> Result<Vec<String>, BuildError> {
             names.push(format!("{svc}{}", suffix.replace("NS", ns)));
         }
     }
-    names.extend(["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]);
+    names.extend([
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ]);
     for extra in &vc.spec.tls.additional_dns_names {
         if !names.contains(extra) {
             names.push(extra.clone());
@@ -314,7 +320,13 @@ pub fn tls_secrets(vc: &VaultCluster, tls: &TlsMaterial) -> Result<[Secret; 2], 
 }
 
 /// Reads TLS material back from the two Secrets (None when either is missing or incomplete).
-pub fn tls_from_secrets(ca: Option<&Secret>, server: Option<&Secret>) -> (Option<tls::CertificateAuthority>, Option<tls::ServerCertificate>) {
+pub fn tls_from_secrets(
+    ca: Option<&Secret>,
+    server: Option<&Secret>,
+) -> (
+    Option<tls::CertificateAuthority>,
+    Option<tls::ServerCertificate>,
+) {
     let field = |s: Option<&Secret>, key: &str| {
         s.and_then(|s| s.data.as_ref())
             .and_then(|d| d.get(key))
@@ -338,7 +350,9 @@ pub fn pod_disruption_budget(vc: &VaultCluster) -> Result<PodDisruptionBudget, B
     Ok(PodDisruptionBudget {
         metadata: metadata(vc, n.base())?,
         spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(vc.spec.pod_disruption_budget.max_unavailable)),
+            max_unavailable: Some(IntOrString::Int(
+                vc.spec.pod_disruption_budget.max_unavailable,
+            )),
             selector: Some(LabelSelector {
                 match_labels: Some(selector_labels(vc)),
                 ..LabelSelector::default()
@@ -348,6 +362,18 @@ pub fn pod_disruption_budget(vc: &VaultCluster) -> Result<PodDisruptionBudget, B
         }),
         ..PodDisruptionBudget::default()
     })
+}
+
+/// Checks everything the builders would refuse, without making certificates: run it before any
+/// API call so an invalid spec changes nothing.
+pub fn check(vc: &VaultCluster) -> Result<(), BuildError> {
+    owner_reference(vc)?;
+    config::config_map(vc)?;
+    statefulset::config_checksum(vc)?;
+    if vc.spec.tls.existing_secret.is_none() {
+        tls_policy(vc)?;
+    }
+    Ok(())
 }
 
 /// Every object of the cluster, in apply order. `tls` is the operator-made material and is
@@ -392,18 +418,29 @@ pub(crate) mod tests {
     fn names_are_stable() {
         let n = Names::of(&dev()).expect("names");
         assert_eq!(n.pod_dns(2), "vault-2.vault-internal.sec.svc");
-        assert_eq!(n.pod_api_addr(0), "https://vault-0.vault-internal.sec.svc:8200");
+        assert_eq!(
+            n.pod_api_addr(0),
+            "https://vault-0.vault-internal.sec.svc:8200"
+        );
         assert_eq!(n.config_map(), "vault-config");
     }
 
     #[test]
     fn every_object_has_labels_namespace_and_an_owner() {
         let vc = dev();
-        let material = tls::plan(None, None, &tls_policy(&vc).expect("policy"), std::time::SystemTime::now())
-            .expect("tls")
-            .material;
+        let material = tls::plan(
+            None,
+            None,
+            &tls_policy(&vc).expect("policy"),
+            std::time::SystemTime::now(),
+        )
+        .expect("tls")
+        .material;
         let objects = build_all(&vc, Some(&material)).expect("build");
-        let kinds: Vec<_> = objects.iter().map(|o| format!("{}/{}", o.kind(), o.name())).collect();
+        let kinds: Vec<_> = objects
+            .iter()
+            .map(|o| format!("{}/{}", o.kind(), o.name()))
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -427,7 +464,10 @@ pub(crate) mod tests {
             let l = m.labels.as_ref().expect("labels");
             assert_eq!(l.get(labels::NAME).map(String::as_str), Some("coffer"));
             assert_eq!(l.get(labels::INSTANCE).map(String::as_str), Some("vault"));
-            assert_eq!(l.get(labels::MANAGED_BY).map(String::as_str), Some("coffer-operator"));
+            assert_eq!(
+                l.get(labels::MANAGED_BY).map(String::as_str),
+                Some("coffer-operator")
+            );
             let owners = m.owner_references.as_ref().expect("owners");
             assert_eq!(owners.len(), 1);
             assert_eq!(owners[0].kind, "VaultCluster");
@@ -441,7 +481,10 @@ pub(crate) mod tests {
         vc.spec.tls.existing_secret = Some("my-certs".into());
         let objects = build_all(&vc, None).expect("build");
         assert!(objects.iter().all(|o| o.kind() != "Secret"));
-        assert!(matches!(build_all(&dev(), None), Err(BuildError::MissingTls)));
+        assert!(matches!(
+            build_all(&dev(), None),
+            Err(BuildError::MissingTls)
+        ));
     }
 
     #[test]
@@ -451,7 +494,10 @@ pub(crate) mod tests {
         assert!(matches!(build_all(&vc, None), Err(BuildError::MissingUid)));
         let mut vc = dev();
         vc.metadata.namespace = None;
-        assert!(matches!(build_all(&vc, None), Err(BuildError::MissingNamespace)));
+        assert!(matches!(
+            build_all(&vc, None),
+            Err(BuildError::MissingNamespace)
+        ));
     }
 
     #[test]
@@ -468,16 +514,24 @@ pub(crate) mod tests {
             "127.0.0.1",
             "vault.example.com",
         ] {
-            assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == want),
+                "{want} missing from {names:?}"
+            );
         }
     }
 
     #[test]
     fn tls_secrets_round_trip() {
         let vc = dev();
-        let material = tls::plan(None, None, &tls_policy(&vc).expect("policy"), std::time::SystemTime::now())
-            .expect("tls")
-            .material;
+        let material = tls::plan(
+            None,
+            None,
+            &tls_policy(&vc).expect("policy"),
+            std::time::SystemTime::now(),
+        )
+        .expect("tls")
+        .material;
         let [ca, server] = tls_secrets(&vc, &material).expect("secrets");
         assert_eq!(server.type_.as_deref(), Some("kubernetes.io/tls"));
         let (ca_back, server_back) = tls_from_secrets(Some(&ca), Some(&server));
@@ -491,6 +545,9 @@ pub(crate) mod tests {
         let pdb = pod_disruption_budget(&dev()).expect("pdb");
         let spec = pdb.spec.expect("spec");
         assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
-        assert_eq!(spec.unhealthy_pod_eviction_policy.as_deref(), Some("AlwaysAllow"));
+        assert_eq!(
+            spec.unhealthy_pod_eviction_policy.as_deref(),
+            Some("AlwaysAllow")
+        );
     }
 }

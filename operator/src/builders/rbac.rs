@@ -73,7 +73,11 @@ mod tests {
             Some("arn:aws:iam::111122223333:role/coffer")
         );
         assert_eq!(sa.automount_service_account_token, Some(false));
-        assert!(service_account(&dev()).expect("sa").metadata.annotations.is_none());
+        assert!(service_account(&dev())
+            .expect("sa")
+            .metadata
+            .annotations
+            .is_none());
     }
 
     #[test]
@@ -81,6 +85,9 @@ mod tests {
         assert_eq!(role(&dev()).expect("role").rules, Some(vec![]));
         let rb = role_binding(&dev()).expect("rb");
         assert_eq!(rb.role_ref.name, "vault");
-        assert_eq!(rb.subjects.as_deref().map(|s| s[0].name.as_str()), Some("vault"));
+        assert_eq!(
+            rb.subjects.as_deref().map(|s| s[0].name.as_str()),
+            Some("vault")
+        );
     }
 }

@@ -23,7 +23,10 @@ fn port(name: &str, number: i32) -> ServicePort {
 }
 
 fn ports() -> Vec<ServicePort> {
-    vec![port("https", API_PORT), port("https-internal", CLUSTER_PORT)]
+    vec![
+        port("https", API_PORT),
+        port("https-internal", CLUSTER_PORT),
+    ]
 }
 
 fn service(

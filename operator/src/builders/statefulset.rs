@@ -182,7 +182,8 @@ pub fn stateful_set(vc: &VaultCluster) -> Result<StatefulSet, BuildError> {
     pod_labels.insert(labels::VERSION.into(), spec.version.clone());
 
     let internal = n.internal_service();
-    let pod_addr = |port: i32| format!("https://$(POD_NAME).{internal}.$(POD_NAMESPACE).svc:{port}");
+    let pod_addr =
+        |port: i32| format!("https://$(POD_NAME).{internal}.$(POD_NAMESPACE).svc:{port}");
     let container = Container {
         name: CONTAINER.into(),
         image: Some(image(vc)),
@@ -266,7 +267,11 @@ pub fn stateful_set(vc: &VaultCluster) -> Result<StatefulSet, BuildError> {
             }),
             ..PodSecurityContext::default()
         }),
-        affinity: Some(spec.affinity.clone().unwrap_or_else(|| default_affinity(vc))),
+        affinity: Some(
+            spec.affinity
+                .clone()
+                .unwrap_or_else(|| default_affinity(vc)),
+        ),
         topology_spread_constraints: Some(
             spec.topology_spread_constraints
                 .clone()
@@ -386,15 +391,32 @@ mod tests {
         assert_eq!(spec.replicas, Some(3));
         assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
         assert_eq!(
-            spec.update_strategy.as_ref().and_then(|u| u.type_.as_deref()),
+            spec.update_strategy
+                .as_ref()
+                .and_then(|u| u.type_.as_deref()),
             Some("OnDelete")
         );
         assert_eq!(spec.service_name.as_deref(), Some("vault-internal"));
         let claim = &spec.volume_claim_templates.as_ref().expect("claims")[0];
         assert_eq!(claim.metadata.name.as_deref(), Some("data"));
         let c = &pod(&sts).containers[0];
-        assert_eq!(c.image.as_deref(), Some(format!("{}:{}", crate::crd::DEFAULT_IMAGE, crate::crd::DEFAULT_VERSION).as_str()));
-        let data = c.volume_mounts.iter().flatten().find(|m| m.name == "data").expect("data");
+        assert_eq!(
+            c.image.as_deref(),
+            Some(
+                format!(
+                    "{}:{}",
+                    crate::crd::DEFAULT_IMAGE,
+                    crate::crd::DEFAULT_VERSION
+                )
+                .as_str()
+            )
+        );
+        let data = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "data")
+            .expect("data");
         assert_eq!(data.mount_path, "/coffer/data");
     }
 
@@ -411,7 +433,10 @@ mod tests {
         assert!(path(&c.liveness_probe).contains("sealedcode=204"));
         assert!(path(&c.liveness_probe).contains("uninitcode=204"));
         assert!(path(&c.startup_probe).contains("sealedcode=204"));
-        assert_eq!(path(&c.readiness_probe), "/v1/sys/health?standbyok=true&perfstandbyok=true");
+        assert_eq!(
+            path(&c.readiness_probe),
+            "/v1/sys/health?standbyok=true&perfstandbyok=true"
+        );
         let startup = c.startup_probe.as_ref().expect("startup");
         let budget = startup.period_seconds.unwrap_or(10) * startup.failure_threshold.unwrap_or(3);
         assert!(budget >= 300, "startup probe allows only {budget}s");
@@ -441,7 +466,11 @@ mod tests {
     fn per_pod_addresses_come_from_the_pod_name() {
         let sts = stateful_set(&dev()).expect("sts");
         let envs = pod(&sts).containers[0].env.clone().expect("env");
-        let get = |k: &str| envs.iter().find(|e| e.name == k).and_then(|e| e.value.clone());
+        let get = |k: &str| {
+            envs.iter()
+                .find(|e| e.name == k)
+                .and_then(|e| e.value.clone())
+        };
         assert_eq!(
             get("VAULT_API_ADDR").as_deref(),
             Some("https://$(POD_NAME).vault-internal.$(POD_NAMESPACE).svc:8200")
@@ -455,10 +484,20 @@ mod tests {
     #[test]
     fn default_placement_spreads_and_user_placement_wins() {
         let sts = stateful_set(&dev()).expect("sts");
-        let spread = pod(&sts).topology_spread_constraints.clone().expect("spread");
+        let spread = pod(&sts)
+            .topology_spread_constraints
+            .clone()
+            .expect("spread");
         let keys: Vec<_> = spread.iter().map(|t| t.topology_key.as_str()).collect();
-        assert_eq!(keys, ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
-        assert!(pod(&sts).affinity.as_ref().and_then(|a| a.pod_anti_affinity.as_ref()).is_some());
+        assert_eq!(
+            keys,
+            ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        );
+        assert!(pod(&sts)
+            .affinity
+            .as_ref()
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .is_some());
 
         let vc = cluster(json!({
             "unseal": {"shamir": {}},
@@ -468,8 +507,18 @@ mod tests {
             "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "vault", "effect": "NoSchedule"}]
         }));
         let sts = stateful_set(&vc).expect("sts");
-        assert_eq!(pod(&sts).topology_spread_constraints.as_ref().map(Vec::len), Some(1));
-        assert_eq!(pod(&sts).node_selector.as_ref().and_then(|n| n.get("pool")).map(String::as_str), Some("vault"));
+        assert_eq!(
+            pod(&sts).topology_spread_constraints.as_ref().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(
+            pod(&sts)
+                .node_selector
+                .as_ref()
+                .and_then(|n| n.get("pool"))
+                .map(String::as_str),
+            Some("vault")
+        );
         assert_eq!(pod(&sts).tolerations.as_ref().map(Vec::len), Some(1));
     }
 
@@ -488,7 +537,12 @@ mod tests {
         let mut vc = dev();
         vc.spec.tls.existing_secret = Some("cert-manager-tls".into());
         let sts = stateful_set(&vc).expect("sts");
-        let tls = pod(&sts).volumes.iter().flatten().find(|v| v.name == "tls").expect("tls");
+        let tls = pod(&sts)
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "tls")
+            .expect("tls");
         assert_eq!(
             tls.secret.as_ref().and_then(|s| s.secret_name.as_deref()),
             Some("cert-manager-tls")

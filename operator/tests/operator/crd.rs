@@ -8,13 +8,17 @@ use serde_json::{json, Value};
 
 use crate::support::{kubernetes_validate, repo_root};
 
-const REGENERATE: &str = "cargo run -p coffer-operator --bin coffer-crdgen > crds/vaultcluster.yaml && \
+const REGENERATE: &str =
+    "cargo run -p coffer-operator --bin coffer-crdgen > crds/vaultcluster.yaml && \
                           cp crds/vaultcluster.yaml charts/coffer/crds/vaultcluster.yaml";
 
 #[test]
 fn checked_in_crd_matches_the_types() {
     let generated = crd_yaml().expect("CRD YAML");
-    for file in ["crds/vaultcluster.yaml", "charts/coffer/crds/vaultcluster.yaml"] {
+    for file in [
+        "crds/vaultcluster.yaml",
+        "charts/coffer/crds/vaultcluster.yaml",
+    ] {
         let path = repo_root().join(file);
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
@@ -62,7 +66,11 @@ fn cel_errors(spec: Value, old: Option<Value>) -> Vec<String> {
 #[test]
 fn the_cel_rules_compile() {
     let compiled = kube_cel::compile_schema(&schema());
-    assert!(!compiled.has_errors(), "{:?}", compiled.compilation_errors());
+    assert!(
+        !compiled.has_errors(),
+        "{:?}",
+        compiled.compilation_errors()
+    );
 }
 
 #[test]
@@ -73,27 +81,56 @@ fn valid_clusters_pass() {
         json!({"replicas": 5, "unseal": {"awsKms": {"keyId": "alias/k", "region": "us-east-1"}}}),
         json!({"unseal": {"shamir": {"shares": 5, "threshold": 5}}, "tls": {"duration": "24h", "renewBefore": "8h"}}),
     ] {
-        assert_eq!(cel_errors(spec.clone(), None), Vec::<String>::new(), "{spec}");
+        assert_eq!(
+            cel_errors(spec.clone(), None),
+            Vec::<String>::new(),
+            "{spec}"
+        );
     }
 }
 
 #[test]
 fn even_replicas_are_refused() {
     for replicas in [2, 4, 6] {
-        let errors = cel_errors(json!({"replicas": replicas, "unseal": {"shamir": {}}}), None);
-        assert!(errors.iter().any(|e| e.contains("replicas must be odd")), "{replicas}: {errors:?}");
+        let errors = cel_errors(
+            json!({"replicas": replicas, "unseal": {"shamir": {}}}),
+            None,
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("replicas must be odd")),
+            "{replicas}: {errors:?}"
+        );
     }
 }
 
 #[test]
 fn threshold_above_shares_is_refused() {
-    let errors = cel_errors(json!({"unseal": {"shamir": {"shares": 3, "threshold": 4}}}), None);
-    assert!(errors.iter().any(|e| e.contains("threshold cannot be greater than")), "{errors:?}");
+    let errors = cel_errors(
+        json!({"unseal": {"shamir": {"shares": 3, "threshold": 4}}}),
+        None,
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("threshold cannot be greater than")),
+        "{errors:?}"
+    );
     // The default threshold (3) is above 2 shares too.
     let errors = cel_errors(json!({"unseal": {"shamir": {"shares": 2}}}), None);
-    assert!(errors.iter().any(|e| e.contains("threshold cannot be greater than")), "{errors:?}");
-    let errors = cel_errors(json!({"unseal": {"shamir": {"shares": 3, "threshold": 1}}}), None);
-    assert!(errors.iter().any(|e| e.contains("at least 2")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("threshold cannot be greater than")),
+        "{errors:?}"
+    );
+    let errors = cel_errors(
+        json!({"unseal": {"shamir": {"shares": 3, "threshold": 1}}}),
+        None,
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("at least 2")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -104,7 +141,10 @@ fn exactly_one_unseal_kind() {
     );
     assert!(both.iter().any(|e| e.contains("exactly one")), "{both:?}");
     let neither = cel_errors(json!({"unseal": {}}), None);
-    assert!(neither.iter().any(|e| e.contains("exactly one")), "{neither:?}");
+    assert!(
+        neither.iter().any(|e| e.contains("exactly one")),
+        "{neither:?}"
+    );
 }
 
 #[test]
@@ -113,7 +153,10 @@ fn renew_before_must_be_shorter_than_the_validity() {
         json!({"unseal": {"shamir": {}}, "tls": {"duration": "24h", "renewBefore": "48h"}}),
         None,
     );
-    assert!(errors.iter().any(|e| e.contains("renewBefore")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("renewBefore")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -121,7 +164,12 @@ fn storage_is_immutable() {
     let old = json!({"unseal": {"shamir": {}}, "storage": {"size": "10Gi"}});
     let new = json!({"unseal": {"shamir": {}}, "storage": {"size": "20Gi"}});
     let errors = cel_errors(new, Some(old.clone()));
-    assert!(errors.iter().any(|e| e.contains("storage cannot be changed")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("storage cannot be changed")),
+        "{errors:?}"
+    );
     assert!(cel_errors(old.clone(), Some(old)).is_empty());
 }
 
@@ -135,5 +183,8 @@ fn bounds_and_required_fields_are_in_the_schema() {
     let shamir = &spec["properties"]["unseal"]["properties"]["shamir"]["properties"];
     assert_eq!(shamir["shares"]["maximum"], json!(255.0));
     assert_eq!(shamir["threshold"]["minimum"], json!(1.0));
-    assert_eq!(spec["properties"]["config"]["x-kubernetes-preserve-unknown-fields"], json!(true));
+    assert_eq!(
+        spec["properties"]["config"]["x-kubernetes-preserve-unknown-fields"],
+        json!(true)
+    );
 }

@@ -18,8 +18,14 @@ async fn one_leader_at_a_time_and_takeover_after_expiry() {
     let a = LeaderElector::new(client.clone(), LeaseConfig::new("ops", "a"));
     let b = LeaderElector::new(client, LeaseConfig::new("ops", "b"));
 
-    assert!(a.try_acquire_or_renew(t(0)).await.expect("a"), "a creates the Lease");
-    assert!(!b.try_acquire_or_renew(t(1)).await.expect("b"), "b follows a valid Lease");
+    assert!(
+        a.try_acquire_or_renew(t(0)).await.expect("a"),
+        "a creates the Lease"
+    );
+    assert!(
+        !b.try_acquire_or_renew(t(1)).await.expect("b"),
+        "b follows a valid Lease"
+    );
     assert!(a.try_acquire_or_renew(t(5)).await.expect("a renews"));
     let lease = fake.get(LEASE).expect("lease");
     assert_eq!(lease["spec"]["holderIdentity"], "a");
@@ -31,7 +37,10 @@ async fn one_leader_at_a_time_and_takeover_after_expiry() {
     let lease = fake.get(LEASE).expect("lease");
     assert_eq!(lease["spec"]["holderIdentity"], "b");
     assert_eq!(lease["spec"]["leaseTransitions"], 1);
-    assert!(!a.try_acquire_or_renew(t(21)).await.expect("a"), "a is a follower now");
+    assert!(
+        !a.try_acquire_or_renew(t(21)).await.expect("a"),
+        "a is a follower now"
+    );
 
     // b releases on shutdown; a takes over at once.
     b.release().await.expect("release");
@@ -49,8 +58,14 @@ async fn losing_a_race_is_not_an_error() {
         "spec": {"holderIdentity": "c", "leaseDurationSeconds": 15, "renewTime": "2020-01-01T00:00:00.000000Z"}
     }));
     fake.fail("PUT", "/leases/coffer-operator", 409, 1);
-    assert!(!a.try_acquire_or_renew(t(0)).await.expect("conflict means follower"));
+    assert!(!a
+        .try_acquire_or_renew(t(0))
+        .await
+        .expect("conflict means follower"));
     assert!(a.try_acquire_or_renew(t(1)).await.expect("next round wins"));
     fake.fail("GET", "/leases/coffer-operator", 500, 1);
-    assert!(a.try_acquire_or_renew(t(2)).await.is_err(), "other errors are reported");
+    assert!(
+        a.try_acquire_or_renew(t(2)).await.is_err(),
+        "other errors are reported"
+    );
 }

@@ -72,7 +72,9 @@ fn the_server_accepts_the_generated_configuration() {
     let hcl = config::server_hcl(&dev_cluster()).expect("hcl");
     let parsed = coffer_config::parse_str(&hcl, config::MAIN_FILE)
         .unwrap_or_else(|e| panic!("the server refuses the generated configuration: {e}\n{hcl}"));
-    parsed.validate_for_server().unwrap_or_else(|e| panic!("{e}\n{hcl}"));
+    parsed
+        .validate_for_server()
+        .unwrap_or_else(|e| panic!("{e}\n{hcl}"));
     assert_eq!(parsed.listeners.len(), 1);
     assert_eq!(parsed.cluster_name.as_deref(), Some("vault"));
 
@@ -81,7 +83,10 @@ fn the_server_accepts_the_generated_configuration() {
     let hcl = config::server_hcl(&vc).expect("hcl");
     let parsed = coffer_config::parse_str(&hcl, config::MAIN_FILE)
         .unwrap_or_else(|e| panic!("the server cannot parse the KMS configuration: {e}\n{hcl}"));
-    assert_eq!(parsed.seal.as_ref().map(|s| s.seal_type.as_str()), Some("awskms"));
+    assert_eq!(
+        parsed.seal.as_ref().map(|s| s.seal_type.as_str()),
+        Some("awskms")
+    );
     if let Err(e) = parsed.validate() {
         assert!(e.to_string().contains("awskms"), "unexpected refusal: {e}");
     }
@@ -90,11 +95,17 @@ fn the_server_accepts_the_generated_configuration() {
     let extra = config::extra_json(&vc).expect("extra").expect("some");
     let extra = coffer_config::parse_str(&extra, config::EXTRA_FILE)
         .unwrap_or_else(|e| panic!("the server refuses extra.json: {e}\n{extra}"));
-    let merged = coffer_config::parse_str(&config::server_hcl(&dev_cluster()).expect("hcl"), config::MAIN_FILE)
-        .expect("parse")
-        .merge(extra)
-        .expect("merge");
-    assert_eq!(merged.default_lease_ttl, Some(Duration::from_secs(24 * 3600)));
+    let merged = coffer_config::parse_str(
+        &config::server_hcl(&dev_cluster()).expect("hcl"),
+        config::MAIN_FILE,
+    )
+    .expect("parse")
+    .merge(extra)
+    .expect("merge");
+    assert_eq!(
+        merged.default_lease_ttl,
+        Some(Duration::from_secs(24 * 3600))
+    );
 }
 
 fn example(file: &str) -> VaultCluster {
@@ -102,7 +113,9 @@ fn example(file: &str) -> VaultCluster {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut vc: VaultCluster =
         yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    vc.metadata.namespace.get_or_insert_with(|| "default".into());
+    vc.metadata
+        .namespace
+        .get_or_insert_with(|| "default".into());
     vc.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
     vc
 }
@@ -132,5 +145,9 @@ fn example_vaultclusters_are_valid() {
     assert!(eks.spec.unseal.aws_kms.is_some());
     assert_eq!(eks.spec.replicas, 3);
     assert_eq!(eks.spec.storage.storage_class_name.as_deref(), Some("gp3"));
-    assert!(eks.spec.service_account.annotations.contains_key("eks.amazonaws.com/role-arn"));
+    assert!(eks
+        .spec
+        .service_account
+        .annotations
+        .contains_key("eks.amazonaws.com/role-arn"));
 }

@@ -82,9 +82,12 @@ fn reason_for(code: u16) -> &'static str {
 fn respond(code: u16, body: &Value) -> Response<Body> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = Response::new(Body::from(bytes));
-    *resp.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -145,9 +148,10 @@ impl FakeApi {
         let ns = vc.metadata.namespace.clone().unwrap_or_default();
         let name = vc.metadata.name.clone().unwrap_or_default();
         let value = serde_json::to_value(vc).unwrap_or_default();
-        self.lock()
-            .objects
-            .insert(format!("/apis/coffer.dev/v1alpha1/namespaces/{ns}/vaultclusters/{name}"), value);
+        self.lock().objects.insert(
+            format!("/apis/coffer.dev/v1alpha1/namespaces/{ns}/vaultclusters/{name}"),
+            value,
+        );
     }
 
     /// Stores any object at `path`.
@@ -161,8 +165,10 @@ impl FakeApi {
 
     /// The VaultCluster as stored (with the status the operator wrote).
     pub fn cluster(&self, ns: &str, name: &str) -> Option<VaultCluster> {
-        self.get(&format!("/apis/coffer.dev/v1alpha1/namespaces/{ns}/vaultclusters/{name}"))
-            .and_then(|v| serde_json::from_value(v).ok())
+        self.get(&format!(
+            "/apis/coffer.dev/v1alpha1/namespaces/{ns}/vaultclusters/{name}"
+        ))
+        .and_then(|v| serde_json::from_value(v).ok())
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -175,7 +181,11 @@ impl FakeApi {
 
     async fn handle(&self, request: Request<Body>) -> Response<Body> {
         let (parts, body) = request.into_parts();
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let call = Call {
             method: parts.method.to_string(),
@@ -196,7 +206,10 @@ impl FakeApi {
         }) {
             f.remaining -= 1;
             let code = f.code;
-            return respond(code, &status_body(code, reason_for(code), "injected failure"));
+            return respond(
+                code,
+                &status_body(code, reason_for(code), "injected failure"),
+            );
         }
         state.resource_version += 1;
         let rv = state.resource_version.to_string();
@@ -207,17 +220,27 @@ impl FakeApi {
                 None => respond(404, &status_body(404, "NotFound", "not found")),
             },
             "DELETE" => match state.objects.remove(&path) {
-                Some(_) => respond(200, &json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})),
+                Some(_) => respond(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+                ),
                 None => respond(404, &status_body(404, "NotFound", "not found")),
             },
             "POST" => {
-                let name = call.body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("unnamed");
+                let name = call
+                    .body
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unnamed");
                 let key = format!("{path}/{name}");
                 if state.objects.contains_key(&key) && !call.is_event() {
                     return respond(409, &status_body(409, "AlreadyExists", "already exists"));
                 }
                 let mut obj = call.body.clone();
-                merge(&mut obj, &json!({"metadata": {"resourceVersion": rv, "uid": format!("uid-{rv}")}}));
+                merge(
+                    &mut obj,
+                    &json!({"metadata": {"resourceVersion": rv, "uid": format!("uid-{rv}")}}),
+                );
                 state.objects.insert(key, obj.clone());
                 respond(201, &obj)
             }
@@ -227,7 +250,10 @@ impl FakeApi {
                 };
                 let sent = call.body.pointer("/metadata/resourceVersion").cloned();
                 if sent.is_some() && sent != current.pointer("/metadata/resourceVersion").cloned() {
-                    return respond(409, &status_body(409, "Conflict", "the object has been modified"));
+                    return respond(
+                        409,
+                        &status_body(409, "Conflict", "the object has been modified"),
+                    );
                 }
                 let mut obj = call.body.clone();
                 merge(&mut obj, &json!({"metadata": {"resourceVersion": rv}}));
@@ -286,22 +312,32 @@ impl FakeApi {
                             }
                         }
                         Some("add") if p == "/metadata/finalizers" => {
-                            obj["metadata"]["finalizers"] = op.get("value").cloned().unwrap_or(Value::Null);
+                            obj["metadata"]["finalizers"] =
+                                op.get("value").cloned().unwrap_or(Value::Null);
                         }
                         Some("add") if p == "/metadata/finalizers/-" => {
-                            if let Some(list) = obj.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+                            if let Some(list) = obj
+                                .pointer_mut("/metadata/finalizers")
+                                .and_then(Value::as_array_mut)
+                            {
                                 list.push(op.get("value").cloned().unwrap_or(Value::Null));
                             }
                         }
                         Some("remove") => {
                             let index = p.rsplit('/').next().and_then(|i| i.parse::<usize>().ok());
-                            if let (Some(i), Some(list)) = (index, obj.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut)) {
+                            if let (Some(i), Some(list)) = (
+                                index,
+                                obj.pointer_mut("/metadata/finalizers")
+                                    .and_then(Value::as_array_mut),
+                            ) {
                                 if i < list.len() {
                                     list.remove(i);
                                 }
                             }
                         }
-                        _ => return respond(422, &status_body(422, "Invalid", "unsupported patch")),
+                        _ => {
+                            return respond(422, &status_body(422, "Invalid", "unsupported patch"))
+                        }
                     }
                 }
                 state.objects.insert(path, obj.clone());
@@ -337,7 +373,11 @@ pub fn cluster(name: &str, ns: &str, spec: Value) -> VaultCluster {
 
 /// The dev-like cluster: 3 members, Shamir.
 pub fn dev_cluster() -> VaultCluster {
-    cluster("vault", "sec", json!({"unseal": {"shamir": {"shares": 5, "threshold": 3}}}))
+    cluster(
+        "vault",
+        "sec",
+        json!({"unseal": {"shamir": {"shares": 5, "threshold": 3}}}),
+    )
 }
 
 /// The EKS-like cluster: KMS auto-unseal, IRSA, gp3, three zones.
@@ -401,13 +441,18 @@ pub fn kubernetes_validate(label: &str, yaml: &str) {
         );
         let passed = stdout.matches(" passed ").count();
         let docs = yaml.matches("\nkind: ").count() + usize::from(yaml.starts_with("kind: "));
-        assert_eq!(passed, docs, "kubernetes-validate checked {passed} of {docs} documents of {label}:\n{stdout}");
+        assert_eq!(
+            passed, docs,
+            "kubernetes-validate checked {passed} of {docs} documents of {label}:\n{stdout}"
+        );
     }
 }
 
 /// Compares `actual` with the snapshot file; `UPDATE_SNAPSHOTS=1` rewrites it instead.
 pub fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
     if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, actual).expect("write snapshot");

@@ -127,7 +127,9 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<Option<ServerA
         let mut value = |inline: Option<String>| -> Result<String, CliError> {
             match inline {
                 Some(v) => Ok(v),
-                None => args.next().ok_or_else(|| CliError::MissingValue(name.clone())),
+                None => args
+                    .next()
+                    .ok_or_else(|| CliError::MissingValue(name.clone())),
             }
         };
         match name.as_str() {
@@ -168,21 +170,43 @@ mod tests {
             &["--config", "/a.hcl"],
             &["--config=/a.hcl"],
         ] {
-            assert_eq!(server(args).unwrap().config, vec![PathBuf::from("/a.hcl")], "{args:?}");
+            assert_eq!(
+                server(args).unwrap().config,
+                vec![PathBuf::from("/a.hcl")],
+                "{args:?}"
+            );
         }
         let a = server(&["-config=/a.hcl", "--config", "/etc/coffer.d"]).unwrap();
-        assert_eq!(a.config, vec![PathBuf::from("/a.hcl"), PathBuf::from("/etc/coffer.d")]);
+        assert_eq!(
+            a.config,
+            vec![PathBuf::from("/a.hcl"), PathBuf::from("/etc/coffer.d")]
+        );
         // A value may contain `=`.
-        assert_eq!(server(&["-config=/x=y.hcl"]).unwrap().config, vec![PathBuf::from("/x=y.hcl")]);
+        assert_eq!(
+            server(&["-config=/x=y.hcl"]).unwrap().config,
+            vec![PathBuf::from("/x=y.hcl")]
+        );
     }
 
     #[test]
     fn dev_flags() {
-        let a = server(&["-dev", "-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:1234"]).unwrap();
+        let a = server(&[
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-listen-address=127.0.0.1:1234",
+        ])
+        .unwrap();
         assert!(a.dev);
         assert_eq!(a.dev_root_token_id.as_deref(), Some("root"));
         assert_eq!(a.dev_listen_address(), "127.0.0.1:1234");
-        let a = server(&["--dev", "--dev-root-token-id", "r", "--dev-listen-address", "0.0.0.0:1"]).unwrap();
+        let a = server(&[
+            "--dev",
+            "--dev-root-token-id",
+            "r",
+            "--dev-listen-address",
+            "0.0.0.0:1",
+        ])
+        .unwrap();
         assert_eq!(a.dev_root_token_id.as_deref(), Some("r"));
         assert_eq!(a.dev_listen_address(), "0.0.0.0:1");
         let a = server(&["-dev=true"]).unwrap();
@@ -193,7 +217,10 @@ mod tests {
             server(&["-dev", "true"]).unwrap_err(),
             CliError::UnexpectedArgument("true".into())
         );
-        assert!(matches!(server(&["-dev=maybe"]), Err(CliError::BadBool { .. })));
+        assert!(matches!(
+            server(&["-dev=maybe"]),
+            Err(CliError::BadBool { .. })
+        ));
     }
 
     #[test]
@@ -206,11 +233,26 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(server(&[]).unwrap_err(), CliError::NoConfig);
-        assert_eq!(server(&["-config"]).unwrap_err(), CliError::MissingValue("config".into()));
-        assert_eq!(server(&["-bogus"]).unwrap_err(), CliError::UnknownFlag("bogus".into()));
-        assert_eq!(server(&["stray"]).unwrap_err(), CliError::UnexpectedArgument("stray".into()));
-        assert_eq!(server(&["---dev"]).unwrap_err(), CliError::UnexpectedArgument("---dev".into()));
-        assert_eq!(parse(["frobnicate"]).unwrap_err(), CliError::UnknownCommand("frobnicate".into()));
+        assert_eq!(
+            server(&["-config"]).unwrap_err(),
+            CliError::MissingValue("config".into())
+        );
+        assert_eq!(
+            server(&["-bogus"]).unwrap_err(),
+            CliError::UnknownFlag("bogus".into())
+        );
+        assert_eq!(
+            server(&["stray"]).unwrap_err(),
+            CliError::UnexpectedArgument("stray".into())
+        );
+        assert_eq!(
+            server(&["---dev"]).unwrap_err(),
+            CliError::UnexpectedArgument("---dev".into())
+        );
+        assert_eq!(
+            parse(["frobnicate"]).unwrap_err(),
+            CliError::UnknownCommand("frobnicate".into())
+        );
         assert_eq!(
             CliError::UnknownFlag("bogus".into()).to_string(),
             "flag provided but not defined: -bogus"

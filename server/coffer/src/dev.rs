@@ -20,7 +20,10 @@ pub struct DevCore {
 
 /// Builds a dev core: init (1 of 1), unseal, root token (with `root_token_id`
 /// when given, replacing the generated one), KV v2 at `secret/`.
-pub async fn dev_core(root_token_id: Option<&str>, config: CoreConfig) -> Result<DevCore, CoreError> {
+pub async fn dev_core(
+    root_token_id: Option<&str>,
+    config: CoreConfig,
+) -> Result<DevCore, CoreError> {
     let core = Core::new(Arc::new(InmemBackend::new()), config);
     let init = core
         .init(coffer_core::core::InitRequest {
@@ -39,7 +42,10 @@ pub async fn dev_core(root_token_id: Option<&str>, config: CoreConfig) -> Result
     let active = core.active()?;
     let root_token = match root_token_id.filter(|id| !id.is_empty()) {
         Some(id) => {
-            let token = active.tokens.create_root_token_with_id(Some(id.to_string())).await?;
+            let token = active
+                .tokens
+                .create_root_token_with_id(Some(id.to_string()))
+                .await?;
             // As Vault does: the generated root token gives way to the chosen one.
             let hid = active.tokens.hash(&generated_root);
             active.tokens.revoke_tree(&hid).await?;
@@ -47,7 +53,12 @@ pub async fn dev_core(root_token_id: Option<&str>, config: CoreConfig) -> Result
         }
         None => generated_root,
     };
-    let mut kv = MountEntry::new(TableKind::Secrets, "secret", "kv", "key/value secret storage");
+    let mut kv = MountEntry::new(
+        TableKind::Secrets,
+        "secret",
+        "kv",
+        "key/value secret storage",
+    );
     kv.options = Some(BTreeMap::from([("version".to_string(), "2".to_string())]));
     active.mount(kv).await?;
     Ok(DevCore {

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(code("standbyok=true", &standby), Ok(200));
         assert_eq!(code("standbycode=299", &standby), Ok(299));
         assert_eq!(code("perfstandbyok=true", &standby), Ok(429));
-        assert_eq!(code("perfstandbyok=true&performancestandbycode=298", &standby), Ok(429));
+        assert_eq!(
+            code("perfstandbyok=true&performancestandbycode=298", &standby),
+            Ok(429)
+        );
         assert_eq!(code("standbyok=true&activecode=201", &standby), Ok(201));
         let perf = status(true, false, true, true);
         assert_eq!(code("perfstandbyok=true", &perf), Ok(200));
@@ -181,6 +184,9 @@ mod tests {
             assert_eq!(code(q, &active), Err(BadHealthQuery), "{q}");
         }
         // Only the first value counts; unknown parameters are ignored.
-        assert_eq!(code("activecode=201&activecode=abc&foo=bar", &active), Ok(201));
+        assert_eq!(
+            code("activecode=201&activecode=abc&foo=bar", &active),
+            Ok(201)
+        );
     }
 }

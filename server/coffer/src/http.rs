@@ -58,10 +58,9 @@ pub struct Incoming {
 /// The whole API as a warp filter; it never rejects.
 pub fn filter(
     state: Arc<HttpState>,
-) -> impl Filter<Extract = (HttpResponse,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+) -> impl Filter<Extract = (HttpResponse,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()
         .and(warp::path::full())
         .and(query)
@@ -99,7 +98,11 @@ pub enum BodyError {
 
 /// Reads a body stream, refusing more than `limit` bytes. The buffer is
 /// zeroed when dropped: bodies carry secrets.
-pub async fn read_body<S, B, E>(stream: S, limit: u64, size_hint: Option<u64>) -> Result<Zeroizing<Vec<u8>>, BodyError>
+pub async fn read_body<S, B, E>(
+    stream: S,
+    limit: u64,
+    size_hint: Option<u64>,
+) -> Result<Zeroizing<Vec<u8>>, BodyError>
 where
     S: Stream<Item = Result<B, E>>,
     B: Buf,
@@ -118,7 +121,8 @@ where
             let n = part.len();
             if out.len() + n > out.capacity() {
                 // Grow by hand so that the old buffer is wiped, not just freed.
-                let mut bigger = Zeroizing::new(Vec::with_capacity((out.capacity() * 2).max(out.len() + n)));
+                let mut bigger =
+                    Zeroizing::new(Vec::with_capacity((out.capacity() * 2).max(out.len() + n)));
                 bigger.extend_from_slice(&out);
                 out = bigger;
             }
@@ -131,8 +135,10 @@ where
 
 fn too_large() -> HttpResponse {
     let mut r = render::errors(413, &["http: request body too large".to_string()]);
-    r.headers_mut()
-        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    r.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
     r
 }
 
@@ -188,12 +194,10 @@ where
     };
     let rel = rel.to_string();
 
-    if let Some(limit_hit) = content_length(&req.headers).map(|n| n > state.max_request_size) {
-        if limit_hit {
-            return too_large();
-        }
-    }
     let size_hint = content_length(&req.headers);
+    if size_hint.is_some_and(|n| n > state.max_request_size) {
+        return too_large();
+    }
     let limit = state.max_request_size;
     let read = |body: S| async move {
         match read_body(body, limit, size_hint).await {
@@ -285,9 +289,15 @@ async fn init(state: &HttpState, body: &[u8]) -> HttpResponse {
     // Handing out plain keys to a caller that asked for PGP-encrypted ones
     // would be worse than refusing.
     if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
-        || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty())
+        || req
+            .root_token_pgp_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty())
     {
-        return render::errors(400, &["PGP-encrypted key shares are not supported".to_string()]);
+        return render::errors(
+            400,
+            &["PGP-encrypted key shares are not supported".to_string()],
+        );
     }
     let init = InitRequest {
         secret_shares: req.secret_shares,
@@ -329,7 +339,10 @@ async fn unseal(state: &HttpState, body: &[u8]) -> HttpResponse {
     let Some(key) = req.key.filter(|k| !k.is_empty()).map(Zeroizing::new) else {
         return render::errors(
             400,
-            &["'key' must be specified in request body as JSON, or 'reset' set to true".to_string()],
+            &[
+                "'key' must be specified in request body as JSON, or 'reset' set to true"
+                    .to_string(),
+            ],
         );
     };
     match state.core.unseal(&key).await {
@@ -397,7 +410,24 @@ fn parse_error(e: &ParseError) -> HttpResponse {
     render::errors(400, &[e.to_string()])
 }
 
+/// Namespaces are not supported: a request for any namespace but the root
+/// one is refused as OpenBao refuses an unknown namespace, rather than being
+/// served from the root namespace.
+fn namespace_refusal(headers: &HeaderMap) -> Option<HttpResponse> {
+    let ns = headers.get("x-vault-namespace")?;
+    let name = ns.to_str().unwrap_or("?").trim().trim_matches('/');
+    if name.is_empty() || name == "root" {
+        return None;
+    }
+    let mut r = render::errors(404, &["namespace not found".to_string()]);
+    r.headers_mut().insert("x-vault-namespace", ns.clone());
+    Some(r)
+}
+
 async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) -> HttpResponse {
+    if let Some(r) = namespace_refusal(&req.headers) {
+        return r;
+    }
     if req.method == Method::HEAD {
         // No logical operation answers HEAD: OpenBao checks the token first.
         return if parse::request_token(&req.headers).is_none() {
@@ -464,7 +494,9 @@ mod tests {
 
     #[test]
     fn methods_map_to_operations() {
-        let op = |m: &str, q: &str| build_request(&incoming(m, q, &[]), "x".into(), b"").map(|r| r.operation);
+        let op = |m: &str, q: &str| {
+            build_request(&incoming(m, q, &[]), "x".into(), b"").map(|r| r.operation)
+        };
         assert_eq!(op("GET", "").ok(), Some(Operation::Read));
         assert_eq!(op("GET", "list=true").ok(), Some(Operation::List));
         assert_eq!(op("GET", "list=false").ok(), Some(Operation::Read));
@@ -473,7 +505,10 @@ mod tests {
         assert_eq!(op("POST", "").ok(), Some(Operation::Update));
         assert_eq!(op("DELETE", "").ok(), Some(Operation::Delete));
         assert_eq!(op("PATCH", "").ok(), Some(Operation::Patch));
-        assert_eq!(op("GET", "list=abc").err().map(|r| r.status().as_u16()), Some(400));
+        assert_eq!(
+            op("GET", "list=abc").err().map(|r| r.status().as_u16()),
+            Some(400)
+        );
         assert_eq!(op("FOO", "").err().map(|r| r.status().as_u16()), Some(405));
     }
 
@@ -491,13 +526,24 @@ mod tests {
         assert_eq!(r.wrap_ttl, Some(std::time::Duration::from_secs(300)));
         assert_eq!(r.remote_addr, Some("10.1.2.3".parse().unwrap()));
 
-        let inc = incoming("PUT", "ignored=1", &[("content-type", "application/x-www-form-urlencoded")]);
+        let inc = incoming(
+            "PUT",
+            "ignored=1",
+            &[("content-type", "application/x-www-form-urlencoded")],
+        );
         let r = build_request(&inc, "kv/x".into(), b"a=1&a=2").unwrap();
         assert_eq!(Value::Object(r.data), json!({"a": "1,2"}));
 
-        let inc = incoming("PATCH", "", &[("content-type", "application/merge-patch+json")]);
+        let inc = incoming(
+            "PATCH",
+            "",
+            &[("content-type", "application/merge-patch+json")],
+        );
         let r = build_request(&inc, "kv/x".into(), br#"{"data":{"a":"b"}}"#).unwrap();
-        assert_eq!(r.content_type.as_deref(), Some("application/merge-patch+json"));
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/merge-patch+json")
+        );
         assert_eq!(Value::Object(r.data), json!({"data": {"a": "b"}}));
 
         let inc = incoming("DELETE", "versions=1&versions=2", &[]);
@@ -517,15 +563,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn namespaces_other_than_root_are_refused() {
+        let h = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-vault-namespace", http::HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(namespace_refusal(&HeaderMap::new()).is_none());
+        assert!(namespace_refusal(&h("")).is_none());
+        assert!(namespace_refusal(&h("root")).is_none());
+        assert!(namespace_refusal(&h("root/")).is_none());
+        let r = namespace_refusal(&h("team1")).unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()["x-vault-namespace"], "team1");
+        assert_eq!(
+            r.body().as_ref(),
+            b"{\"errors\":[\"namespace not found\"]}\n"
+        );
+    }
+
     #[tokio::test]
     async fn body_limit() {
-        let chunks = || vec![Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
-        let b = read_body(futures::stream::iter(chunks()), 11, Some(11)).await.unwrap();
+        let chunks = || {
+            vec![
+                Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")),
+                Ok(Bytes::from_static(b"world")),
+            ]
+        };
+        let b = read_body(futures::stream::iter(chunks()), 11, Some(11))
+            .await
+            .unwrap();
         assert_eq!(b.as_slice(), b"hello world");
-        let e = read_body(futures::stream::iter(chunks()), 10, None).await.unwrap_err();
+        let e = read_body(futures::stream::iter(chunks()), 10, None)
+            .await
+            .unwrap_err();
         assert!(matches!(e, BodyError::TooLarge));
-        let big: Vec<Result<Bytes, std::io::Error>> = (0..100).map(|_| Ok(Bytes::from(vec![7u8; 1000]))).collect();
-        let b = read_body(futures::stream::iter(big), 1 << 20, None).await.unwrap();
+        let big: Vec<Result<Bytes, std::io::Error>> =
+            (0..100).map(|_| Ok(Bytes::from(vec![7u8; 1000]))).collect();
+        let b = read_body(futures::stream::iter(big), 1 << 20, None)
+            .await
+            .unwrap();
         assert_eq!(b.len(), 100_000);
     }
 }

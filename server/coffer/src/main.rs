@@ -33,7 +33,9 @@ fn main() -> ExitCode {
 
 fn run(args: &cli::ServerArgs) -> anyhow::Result<()> {
     coffer::tls::install_crypto_provider();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(coffer::run::run_server(args))?;
     Ok(())
 }

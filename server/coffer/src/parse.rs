@@ -26,7 +26,12 @@ pub enum ParseError {
 /// The media type of a `Content-Type` value, lower-cased, without parameters.
 pub fn media_type(content_type: Option<&str>) -> Option<String> {
     let ct = content_type?;
-    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if base.is_empty() {
         None
     } else {
@@ -147,7 +152,10 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 /// The first value of a query parameter (Go's `r.URL.Query()[k][0]`).
 pub fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Query parameters as request data (Vault's `parseQuery`): one value is a
@@ -367,7 +375,10 @@ mod tests {
         assert!(is_form(form, b"a=1&b=2"));
         assert!(is_form(form, b"   "));
         assert!(is_form(form, b""));
-        assert!(is_form(Some("application/x-www-form-urlencoded; charset=utf-8"), b"a=1"));
+        assert!(is_form(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"a=1"
+        ));
         assert!(!is_form(form, b"  {\"a\":1}"));
         assert!(!is_form(form, b"[1]"));
         assert!(!is_form(Some("application/json"), b"a=1"));
@@ -376,7 +387,8 @@ mod tests {
 
     #[test]
     fn form_bodies_join_repeated_keys() {
-        let d = parse_write_body(Some("application/x-www-form-urlencoded"), b"a=1&b=2&a=3&c").unwrap();
+        let d =
+            parse_write_body(Some("application/x-www-form-urlencoded"), b"a=1&b=2&a=3&c").unwrap();
         assert_eq!(Value::Object(d), json!({"a": "1,3", "b": "2", "c": ""}));
         let d = parse_write_body(Some("application/x-www-form-urlencoded"), b"k=a%20b+c").unwrap();
         assert_eq!(Value::Object(d), json!({"k": "a b c"}));
@@ -400,14 +412,18 @@ mod tests {
     #[test]
     fn json_errors() {
         assert_eq!(
-            parse_write_body(None, br#"{"data":"#).unwrap_err().to_string(),
+            parse_write_body(None, br#"{"data":"#)
+                .unwrap_err()
+                .to_string(),
             "failed to decode JSON input: unexpected EOF"
         );
         assert_eq!(
             parse_write_body(None, b"[1,2]").unwrap_err().to_string(),
             "failed to decode JSON input: json: cannot unmarshal array into Go value of type map[string]interface {}"
         );
-        let e = parse_write_body(Some("application/json"), b"not json").unwrap_err().to_string();
+        let e = parse_write_body(Some("application/json"), b"not json")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("failed to decode JSON input: "), "{e}");
         assert!(parse_write_body(None, b"\"s\"").is_err());
         assert!(parse_write_body(None, b"5").is_err());
@@ -422,7 +438,13 @@ mod tests {
     #[test]
     fn json_structs() {
         assert_eq!(parse_json_struct::<S>(b"").unwrap().key, None);
-        assert_eq!(parse_json_struct::<S>(br#"{"key":"k","x":1}"#).unwrap().key.as_deref(), Some("k"));
+        assert_eq!(
+            parse_json_struct::<S>(br#"{"key":"k","x":1}"#)
+                .unwrap()
+                .key
+                .as_deref(),
+            Some("k")
+        );
         assert!(parse_json_struct::<S>(br#"{"key":5}"#).is_err());
         assert!(parse_json_struct::<S>(b"key=abc").is_err());
     }
@@ -433,7 +455,10 @@ mod tests {
         assert_eq!(first(&pairs, "list"), Some("true"));
         assert_eq!(first(&pairs, "b"), Some("x y"));
         let d = query_data(&pairs, &["list"]);
-        assert_eq!(Value::Object(d), json!({"a": ["1", "2"], "b": "x y", "c": "/"}));
+        assert_eq!(
+            Value::Object(d),
+            json!({"a": ["1", "2"], "b": "x y", "c": "/"})
+        );
         assert!(query_pairs("").is_empty());
         assert_eq!(query_pairs("activecode=+200")[0].1, " 200");
     }
@@ -485,7 +510,10 @@ mod tests {
             "error parsing X-Vault-Wrap-TTL header: time: invalid duration \"abc\""
         );
         assert_eq!(ttl("-5s").unwrap_err(), ParseError::WrapTtlNegative);
-        assert!(ttl("5x").unwrap_err().to_string().contains("unknown unit \"x\""));
+        assert!(ttl("5x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit \"x\""));
         assert!(ttl("1.5").unwrap_err().to_string().contains("missing unit"));
         assert_eq!(wrap_ttl(&HeaderMap::new()).unwrap(), None);
     }
@@ -509,14 +537,23 @@ mod tests {
         assert_eq!(percent_decode_path("/v1/%ff"), None);
         assert_eq!(clean_path("/v1/secret/data/x"), None);
         assert_eq!(clean_path("/v1/secret/"), None);
-        assert_eq!(clean_path("/v1/secret/../sys/mounts").as_deref(), Some("/v1/sys/mounts"));
-        assert_eq!(clean_path("/v1//sys/./health").as_deref(), Some("/v1/sys/health"));
+        assert_eq!(
+            clean_path("/v1/secret/../sys/mounts").as_deref(),
+            Some("/v1/sys/mounts")
+        );
+        assert_eq!(
+            clean_path("/v1//sys/./health").as_deref(),
+            Some("/v1/sys/health")
+        );
         assert_eq!(clean_path("/v1/../../x/").as_deref(), Some("/x/"));
     }
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type(Some("Application/JSON; charset=utf-8")).as_deref(), Some("application/json"));
+        assert_eq!(
+            media_type(Some("Application/JSON; charset=utf-8")).as_deref(),
+            Some("application/json")
+        );
         assert_eq!(media_type(Some("")), None);
         assert_eq!(media_type(None), None);
     }

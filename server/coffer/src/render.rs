@@ -131,7 +131,11 @@ pub fn envelope(request_id: &str, resp: &Response) -> Map<String, Value> {
         }
     }
     // A wrapped response is a new response: OpenBao leaves its request id empty.
-    let rid = if resp.wrap_info.is_some() { "" } else { request_id };
+    let rid = if resp.wrap_info.is_some() {
+        ""
+    } else {
+        request_id
+    };
     m.insert("request_id".into(), Value::String(rid.to_string()));
     let (lease_id, renewable, lease_duration) = match &resp.lease {
         Some(l) => (l.lease_id.clone(), l.renewable, l.lease_duration),
@@ -144,7 +148,10 @@ pub fn envelope(request_id: &str, resp: &Response) -> Map<String, Value> {
         "data".into(),
         resp.data.clone().map(Value::Object).unwrap_or(Value::Null),
     );
-    m.insert("wrap_info".into(), resp.wrap_info.clone().unwrap_or(Value::Null));
+    m.insert(
+        "wrap_info".into(),
+        resp.wrap_info.clone().unwrap_or(Value::Null),
+    );
     m.insert(
         "warnings".into(),
         if resp.warnings.is_empty() {
@@ -225,7 +232,16 @@ mod tests {
         let m = envelope("rid", &resp);
         assert_eq!(
             keys(&m),
-            ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth"]
+            [
+                "request_id",
+                "lease_id",
+                "renewable",
+                "lease_duration",
+                "data",
+                "wrap_info",
+                "warnings",
+                "auth"
+            ]
         );
         let r = logical("rid", &resp);
         assert_eq!(r.status(), 200);
@@ -244,8 +260,16 @@ mod tests {
         assert_eq!(
             keys(&m),
             [
-                "secret/", "sys/", "request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info",
-                "warnings", "auth"
+                "secret/",
+                "sys/",
+                "request_id",
+                "lease_id",
+                "renewable",
+                "lease_duration",
+                "data",
+                "wrap_info",
+                "warnings",
+                "auth"
             ]
         );
     }
@@ -312,37 +336,75 @@ mod tests {
     fn error_mapping() {
         let cases: Vec<(CoreError, u16, Vec<String>)> = vec![
             (CoreError::Sealed, 503, vec!["Vault is sealed".into()]),
-            (CoreError::PermissionDenied, 403, vec!["permission denied".into()]),
+            (
+                CoreError::PermissionDenied,
+                403,
+                vec!["permission denied".into()],
+            ),
             (CoreError::NotFound, 404, vec![]),
             (
                 CoreError::NoRoute("nosuchmount/foo".into()),
                 404,
                 vec!["no handler for route \"nosuchmount/foo\". route entry not found.".into()],
             ),
-            (CoreError::UnsupportedPath, 404, vec!["1 error occurred:\n\t* unsupported path\n\n".into()]),
+            (
+                CoreError::UnsupportedPath,
+                404,
+                vec!["1 error occurred:\n\t* unsupported path\n\n".into()],
+            ),
             (
                 CoreError::UnsupportedOperation,
                 405,
                 vec!["1 error occurred:\n\t* unsupported operation\n\n".into()],
             ),
             (CoreError::invalid("bad"), 400, vec!["bad".into()]),
-            (CoreError::bad("bad"), 400, vec!["1 error occurred:\n\t* bad\n\n".into()]),
-            (CoreError::UnsupportedMediaType("m".into()), 415, vec!["m".into()]),
-            (CoreError::Forbidden("nope".into()), 403, vec!["nope".into()]),
-            (CoreError::AlreadyInitialized, 400, vec!["Vault is already initialized".into()]),
+            (
+                CoreError::bad("bad"),
+                400,
+                vec!["1 error occurred:\n\t* bad\n\n".into()],
+            ),
+            (
+                CoreError::UnsupportedMediaType("m".into()),
+                415,
+                vec!["m".into()],
+            ),
+            (
+                CoreError::Forbidden("nope".into()),
+                403,
+                vec!["nope".into()],
+            ),
+            (
+                CoreError::AlreadyInitialized,
+                400,
+                vec!["Vault is already initialized".into()],
+            ),
             (CoreError::AuditFailed, 500, vec!["internal error".into()]),
-            (CoreError::Internal("secret detail".into()), 500, vec!["internal error".into()]),
-            (CoreError::Barrier("x".into()), 500, vec!["internal error".into()]),
+            (
+                CoreError::Internal("secret detail".into()),
+                500,
+                vec!["internal error".into()],
+            ),
+            (
+                CoreError::Barrier("x".into()),
+                500,
+                vec!["internal error".into()],
+            ),
         ];
         for (e, code, msgs) in cases {
             assert_eq!(error_parts(&e, DenialForm::Plain), (code, msgs), "{e:?}");
         }
         assert_eq!(
             error_parts(&CoreError::PermissionDenied, DenialForm::Multi),
-            (403, vec!["1 error occurred:\n\t* permission denied\n\n".to_string()])
+            (
+                403,
+                vec!["1 error occurred:\n\t* permission denied\n\n".to_string()]
+            )
         );
         let r = core_error(&CoreError::PermissionDenied, DenialForm::Multi);
-        assert_eq!(body(&r), "{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}\n");
+        assert_eq!(
+            body(&r),
+            "{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}\n"
+        );
         assert_eq!(body(&r).len(), 60);
         assert_eq!(body(&errors(404, &[])), "{\"errors\":[]}\n");
     }

@@ -86,8 +86,12 @@ pub fn listener_spec(l: &TcpListenerConfig) -> ListenerSpec {
 pub fn core_config(cfg: &ServerConfig) -> CoreConfig {
     CoreConfig {
         cluster_name: cfg.cluster_name.clone(),
-        default_lease_ttl: cfg.default_lease_ttl.unwrap_or(coffer_config::DEFAULT_LEASE_TTL),
-        max_lease_ttl: cfg.max_lease_ttl.unwrap_or(coffer_config::DEFAULT_LEASE_TTL),
+        default_lease_ttl: cfg
+            .default_lease_ttl
+            .unwrap_or(coffer_config::DEFAULT_LEASE_TTL),
+        max_lease_ttl: cfg
+            .max_lease_ttl
+            .unwrap_or(coffer_config::DEFAULT_LEASE_TTL),
         audit_devices: cfg
             .audit
             .iter()
@@ -178,7 +182,10 @@ pub async fn shutdown_signal() {
 }
 
 /// Runs `coffer server` with a configuration until `shutdown` completes.
-pub async fn run_config(args: &ServerArgs, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+pub async fn run_config(
+    args: &ServerArgs,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
     let cfg = coffer_config::load(&args.config)?;
     cfg.validate_for_server()?;
     crate::logging::init(
@@ -207,7 +214,11 @@ pub async fn run_config(args: &ServerArgs, shutdown: impl Future<Output = ()> + 
         }
     };
     tracing::info!(
-        storage = core.config().ha_enabled.then_some("raft").unwrap_or("inmem"),
+        storage = core
+            .config()
+            .ha_enabled
+            .then_some("raft")
+            .unwrap_or("inmem"),
         "coffer server started"
     );
     print_ready(&listeners);
@@ -221,7 +232,10 @@ pub async fn run_config(args: &ServerArgs, shutdown: impl Future<Output = ()> + 
 }
 
 /// Runs `coffer server -dev` until `shutdown` completes.
-pub async fn run_dev(args: &ServerArgs, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+pub async fn run_dev(
+    args: &ServerArgs,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
     let mut cfg = if args.config.is_empty() {
         ServerConfig::default()
     } else {
@@ -301,7 +315,13 @@ listener "tcp" {
         )
         .unwrap();
         let a = listener_spec(&cfg.listeners[0]);
-        assert_eq!(a, ListenerSpec { max_request_size: 1024, ..ListenerSpec::plain("127.0.0.1:1") });
+        assert_eq!(
+            a,
+            ListenerSpec {
+                max_request_size: 1024,
+                ..ListenerSpec::plain("127.0.0.1:1")
+            }
+        );
         let b = listener_spec(&cfg.listeners[1]);
         assert_eq!(b.max_request_size, u64::MAX);
         let tls = b.tls.unwrap();
@@ -348,6 +368,9 @@ audit "file" "a1" {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(raft_node_id(dir.path(), Some("n1")).unwrap(), "n1");
         let generated = raft_node_id(&dir.path().join("data"), None).unwrap();
-        assert_eq!(raft_node_id(&dir.path().join("data"), None).unwrap(), generated);
+        assert_eq!(
+            raft_node_id(&dir.path().join("data"), None).unwrap(),
+            generated
+        );
     }
 }

@@ -118,7 +118,11 @@ impl Listener {
 
     /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.is_tls() { "https" } else { "http" }, self.local_addr)
+        format!(
+            "{}://{}",
+            if self.is_tls() { "https" } else { "http" },
+            self.local_addr
+        )
     }
 
     /// Serves until `shutdown` completes, then drains open connections.
@@ -142,10 +146,12 @@ impl Listener {
             };
             let _ = stream.set_nodelay(true);
             let svc = TowerToHyperService::new(warp::service(filter.clone()));
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(RemoteAddr(peer));
-                hyper::service::Service::call(&svc, req)
-            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(RemoteAddr(peer));
+                    hyper::service::Service::call(&svc, req)
+                },
+            );
             let watcher = graceful.watcher();
             let tls = self.tls.clone();
             tokio::spawn(async move {
@@ -157,7 +163,12 @@ impl Listener {
                             .await
                     }
                     Some(acceptor) => {
-                        let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        let tls_stream = match tokio::time::timeout(
+                            HANDSHAKE_TIMEOUT,
+                            acceptor.accept(stream),
+                        )
+                        .await
+                        {
                             Ok(Ok(s)) => s,
                             Ok(Err(e)) => {
                                 tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
@@ -231,7 +242,10 @@ impl ServerHandle {
 }
 
 /// Binds every listener (all or nothing).
-pub async fn bind_all(specs: &[ListenerSpec], core: &Arc<Core>) -> Result<Vec<Listener>, ServeError> {
+pub async fn bind_all(
+    specs: &[ListenerSpec],
+    core: &Arc<Core>,
+) -> Result<Vec<Listener>, ServeError> {
     let mut out = Vec::with_capacity(specs.len());
     for spec in specs {
         out.push(Listener::bind(spec, core.clone()).await?);
@@ -253,5 +267,76 @@ pub async fn serve_all(listeners: Vec<Listener>, shutdown: impl Future<Output = 
     let _ = tx.send(true);
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_in_process_and_stops() {
+        let dev = crate::dev::dev_core(Some("root"), coffer_core::CoreConfig::default())
+            .await
+            .unwrap();
+        let listener = Listener::bind(&ListenerSpec::plain("127.0.0.1:0"), dev.core.clone())
+            .await
+            .unwrap();
+        assert!(!listener.is_tls());
+        let handle = listener.spawn();
+        assert!(handle.url().starts_with("http://127.0.0.1:"));
+        let addr = handle.addr();
+        let answer = tokio::task::spawn_blocking(move || get(addr, "/v1/sys/leader"))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("cache-control: no-store\r\n"), "{answer}");
+        assert!(answer.ends_with("{\"ha_enabled\":false}\n"), "{answer}");
+        handle.shutdown().await;
+        assert!(std::net::TcpStream::connect(addr).is_err());
+    }
+
+    #[tokio::test]
+    async fn bind_errors() {
+        let core = coffer_core::Core::new(
+            Arc::new(coffer_core::physical::InmemBackend::new()),
+            coffer_core::CoreConfig::default(),
+        );
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = ListenerSpec::plain(taken.local_addr().unwrap().to_string());
+        assert!(matches!(
+            Listener::bind(&spec, core.clone()).await,
+            Err(ServeError::Bind { .. })
+        ));
+        let spec = ListenerSpec::plain("not an address");
+        assert!(matches!(
+            Listener::bind(&spec, core.clone()).await,
+            Err(ServeError::Bind { .. })
+        ));
+        let spec = ListenerSpec {
+            tls: Some(TlsSettings {
+                cert_file: "/nonexistent/c.pem".into(),
+                key_file: "/nonexistent/k.pem".into(),
+                min_version: crate::tls::TlsMinVersion::Tls12,
+            }),
+            ..ListenerSpec::plain("127.0.0.1:0")
+        };
+        assert!(matches!(
+            Listener::bind(&spec, core).await,
+            Err(ServeError::Tls { .. })
+        ));
     }
 }

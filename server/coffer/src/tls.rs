@@ -161,13 +161,19 @@ mod tests {
             key_file: cert.clone(),
             min_version: TlsMinVersion::Tls12,
         };
-        assert!(matches!(server_config(&swapped), Err(TlsError::NoCertificate { .. })));
+        assert!(matches!(
+            server_config(&swapped),
+            Err(TlsError::NoCertificate { .. })
+        ));
         let missing = TlsSettings {
             cert_file: dir.path().join("nope.pem"),
             key_file: key.clone(),
             min_version: TlsMinVersion::Tls12,
         };
-        assert!(matches!(server_config(&missing), Err(TlsError::Read { .. })));
+        assert!(matches!(
+            server_config(&missing),
+            Err(TlsError::Read { .. })
+        ));
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
         let nokey = TlsSettings {

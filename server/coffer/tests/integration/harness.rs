@@ -62,7 +62,9 @@ pub fn client() -> reqwest::Client {
 
 /// An HTTPS client trusting only `ca_pem` (never the system or environment stores).
 pub fn tls_client(ca_pem: &str) -> reqwest::Client {
-    tls_client_builder(ca_pem).build().expect("reqwest TLS client")
+    tls_client_builder(ca_pem)
+        .build()
+        .expect("reqwest TLS client")
 }
 
 /// [`tls_client`] as a builder, for further settings (TLS versions, ...).
@@ -80,8 +82,9 @@ pub fn tls_client_builder(ca_pem: &str) -> reqwest::ClientBuilder {
 /// A self-signed certificate for `127.0.0.1` and `localhost`, written as
 /// `cert.pem` and `key.pem` into `dir`. Returns (cert path, key path, CA PEM).
 pub fn write_self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .expect("rcgen certificate");
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("rcgen certificate");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let pem = ck.cert.pem();
@@ -130,7 +133,11 @@ impl std::fmt::Display for StartFailure {
     }
 }
 
-fn pump<R: Read + Send + 'static>(r: R, sink: Arc<Mutex<Vec<String>>>, ready: Option<mpsc::Sender<String>>) {
+fn pump<R: Read + Send + 'static>(
+    r: R,
+    sink: Arc<Mutex<Vec<String>>>,
+    ready: Option<mpsc::Sender<String>>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines() {
             let Ok(line) = line else { break };
@@ -172,7 +179,10 @@ impl CofferServer {
                 Err(e) => last = Some(e),
             }
         }
-        panic!("dev server did not start: {}", last.map(|e| e.to_string()).unwrap_or_default());
+        panic!(
+            "dev server did not start: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        );
     }
 
     /// Starts `coffer server -config=<dir>/config.hcl` with `config`, in which
@@ -208,7 +218,10 @@ impl CofferServer {
                 }
             }
         }
-        panic!("server did not start: {}", last.map(|e| e.to_string()).unwrap_or_default());
+        panic!(
+            "server did not start: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        );
     }
 
     /// A single raft node, not initialised: storage in the temporary
@@ -268,7 +281,8 @@ impl CofferServer {
                         args: args.to_vec(),
                     });
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(mpsc::RecvTimeoutError::Timeout)
+                | Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let exited = child.try_wait().ok().flatten();
                     if exited.is_some() || Instant::now() > deadline {
                         if exited.is_none() {
@@ -337,7 +351,10 @@ impl CofferServer {
     /// starts it again with the same arguments, directory and address.
     pub fn restart(&mut self) -> Result<(), StartFailure> {
         let status = self.terminate(Duration::from_secs(30));
-        assert!(status.is_some_and(|s| s.success()), "server did not exit cleanly: {status:?}");
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "server did not exit cleanly: {status:?}"
+        );
         let mut fresh = Self::start(&self.args)?;
         self.child = fresh.child.take();
         self.url = fresh.url.clone();
@@ -391,17 +408,24 @@ pub struct Reply {
 impl Reply {
     /// The body as JSON (panics with the body when it is not).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 
     /// The keys of the body's top-level object, in order.
     pub fn keys(&self) -> Vec<String> {
-        self.json().as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+        self.json()
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -437,18 +461,26 @@ pub async fn call_with(
     if let Some(b) = body {
         rb = rb.body(b.to_string());
     }
-    let resp = rb.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let resp = rb
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.text().await.unwrap_or_default();
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Sends raw bytes over a new TCP connection and returns everything the
 /// server answered (for status lines and exact headers).
 pub fn raw_http(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     s.write_all(request).expect("write");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -457,8 +489,13 @@ pub fn raw_http(addr: SocketAddr, request: &[u8]) -> String {
 
 /// The status line of a raw `GET <path>` (with `Connection: close`).
 pub fn status_line(addr: SocketAddr, method: &str, path_and_query: &str) -> String {
-    let req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    raw_http(addr, req.as_bytes()).lines().next().unwrap_or_default().to_string()
+    let req =
+        format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    raw_http(addr, req.as_bytes())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The unseal keys and root token from `sys/init`.
@@ -477,7 +514,11 @@ pub async fn init(server: &mut CofferServer, shares: u32, threshold: u32) -> Ini
     let v = r.json();
     let strings = |k: &str| -> Vec<String> {
         v[k].as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let keys = InitKeys {
@@ -493,7 +534,14 @@ pub async fn init(server: &mut CofferServer, shares: u32, threshold: u32) -> Ini
 pub async fn unseal_all(server: &CofferServer, keys: &InitKeys) {
     let c = client();
     for k in &keys.keys {
-        let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&format!(r#"{{"key":"{k}"}}"#))).await;
+        let r = call(
+            &c,
+            "PUT",
+            &server.api("sys/unseal"),
+            None,
+            Some(&format!(r#"{{"key":"{k}"}}"#)),
+        )
+        .await;
         assert_eq!(r.status, 200, "unseal: {}", r.body);
         if r.json()["sealed"] == Value::Bool(false) {
             return;

@@ -54,7 +54,10 @@ const DENIED_MULTI: &str = "{\"errors\":[\"1 error occurred:\\n\\t* permission d
 const SEALED: &str = "{\"errors\":[\"Vault is sealed\"]}\n";
 
 fn without(keys: &[&str], drop: &[&str]) -> Vec<String> {
-    keys.iter().filter(|k| !drop.contains(k)).map(|k| k.to_string()).collect()
+    keys.iter()
+        .filter(|k| !drop.contains(k))
+        .map(|k| k.to_string())
+        .collect()
 }
 
 fn all(keys: &[&str]) -> Vec<String> {
@@ -62,8 +65,16 @@ fn all(keys: &[&str]) -> Vec<String> {
 }
 
 fn assert_common_headers(r: &harness::Reply) {
-    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"), "{r:?}");
-    assert_eq!(r.header("content-type").as_deref(), Some("application/json"), "{r:?}");
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("no-store"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json"),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -98,14 +109,49 @@ async fn dev_lifecycle_endpoints() {
         status_line(server.addr, "HEAD", "/v1/sys/health?activecode=299"),
         "HTTP/1.1 299 status code 299"
     );
-    let r = call(&c, "GET", &server.api("sys/health?activecode=204"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?activecode=204"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (204, ""));
-    let r = call(&c, "GET", &server.api("sys/health?standbyok=true&perfstandbyok=true"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?standbyok=true&perfstandbyok=true"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    let r = call(&c, "GET", &server.api("sys/health?standbycode=299&sealedcode=298&uninitcode=297"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?standbycode=299&sealedcode=298&uninitcode=297"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    for bad in ["activecode=abc", "activecode=", "standbyok=abc", "uninitcode=1.5", "sealedcode=+200", "activecode=1000"] {
-        let r = call(&c, "GET", &server.api(&format!("sys/health?{bad}")), None, None).await;
+    for bad in [
+        "activecode=abc",
+        "activecode=",
+        "standbyok=abc",
+        "uninitcode=1.5",
+        "sealedcode=+200",
+        "activecode=1000",
+    ] {
+        let r = call(
+            &c,
+            "GET",
+            &server.api(&format!("sys/health?{bad}")),
+            None,
+            None,
+        )
+        .await;
         assert_eq!((r.status, r.body.as_str()), (400, NO_ERRORS), "{bad}");
     }
 
@@ -115,24 +161,50 @@ async fn dev_lifecycle_endpoints() {
     assert_eq!(r.keys(), all(SEAL_STATUS_KEYS));
     let s = r.json();
     assert_eq!(s["type"], "shamir");
-    assert_eq!((s["t"].clone(), s["n"].clone(), s["progress"].clone()), (json!(1), json!(1), json!(0)));
+    assert_eq!(
+        (s["t"].clone(), s["n"].clone(), s["progress"].clone()),
+        (json!(1), json!(1), json!(0))
+    );
     assert_eq!(s["storage_type"], "inmem");
     assert_eq!(s["cluster_name"], h["cluster_name"]);
 
     let r = call(&c, "GET", &server.api("sys/leader"), None, None).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "{\"ha_enabled\":false}\n"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "{\"ha_enabled\":false}\n")
+    );
 
     let r = call(&c, "GET", &server.api("sys/init"), None, None).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "{\"initialized\":true}\n"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "{\"initialized\":true}\n")
+    );
     for method in ["PUT", "POST"] {
-        let r = call(&c, method, &server.api("sys/init"), None, Some(r#"{"secret_shares":1,"secret_threshold":1}"#)).await;
+        let r = call(
+            &c,
+            method,
+            &server.api("sys/init"),
+            None,
+            Some(r#"{"secret_shares":1,"secret_threshold":1}"#),
+        )
+        .await;
         assert_eq!(r.status, 400, "{method}");
-        assert_eq!(r.json(), json!({"errors": ["Vault is already initialized"]}));
+        assert_eq!(
+            r.json(),
+            json!({"errors": ["Vault is already initialized"]})
+        );
     }
 
     // Unsealing an unsealed server just reports the status.
     let key = server.unseal_key.clone().unwrap_or_default();
-    let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&format!(r#"{{"key":"{key}"}}"#))).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(&format!(r#"{{"key":"{key}"}}"#)),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["sealed"], false);
 }
@@ -155,7 +227,11 @@ async fn dev_error_forms() {
         ("LIST", "sys/init"),
     ] {
         let r = call(&c, method, &server.api(path), None, None).await;
-        assert_eq!((r.status, r.body.as_str()), (405, NO_ERRORS), "{method} {path}");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (405, NO_ERRORS),
+            "{method} {path}"
+        );
         assert_common_headers(&r);
     }
     let r = call(&c, "HEAD", &server.api("sys/seal-status"), None, None).await;
@@ -176,10 +252,16 @@ async fn dev_error_forms() {
     }
     let r = call(&c, "GET", &server.api("nosuchmount/foo"), root, None).await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.json(), json!({"errors": ["no handler for route \"nosuchmount/foo\". route entry not found."]}));
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["no handler for route \"nosuchmount/foo\". route entry not found."]})
+    );
     let r = call(&c, "GET", &server.api("sys/nosuchendpoint"), root, None).await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.json(), json!({"errors": ["1 error occurred:\n\t* unsupported path\n\n"]}));
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["1 error occurred:\n\t* unsupported path\n\n"]})
+    );
     let r = call(&c, "GET", &server.api("secret/data/missing"), root, None).await;
     assert_eq!((r.status, r.body.as_str()), (404, NO_ERRORS));
 
@@ -197,21 +279,56 @@ async fn dev_error_forms() {
     assert_eq!((r.status, r.body.as_str()), (405, ""));
 
     // An ACL denial of a valid token is the multi-error form.
-    let policy = json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"}).to_string();
-    let r = call(&c, "PUT", &server.api("sys/policies/acl/app-ro"), root, Some(&policy)).await;
+    let policy =
+        json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"}).to_string();
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/policies/acl/app-ro"),
+        root,
+        Some(&policy),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let r = call(&c, "POST", &server.api("auth/token/create"), root, Some(r#"{"policies":["app-ro"]}"#)).await;
+    let r = call(
+        &c,
+        "POST",
+        &server.api("auth/token/create"),
+        root,
+        Some(r#"{"policies":["app-ro"]}"#),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let token = r.json()["auth"]["client_token"].as_str().unwrap_or_default().to_string();
-    let r = call(&c, "PUT", &server.api("secret/data/app"), Some(&token), Some(r#"{"data":{"x":"1"}}"#)).await;
+    let token = r.json()["auth"]["client_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("secret/data/app"),
+        Some(&token),
+        Some(r#"{"data":{"x":"1"}}"#),
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED_MULTI));
     let r = call(&c, "GET", &server.api("sys/mounts"), Some(&token), None).await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED_MULTI));
 
     // Malformed bodies.
-    let r = call(&c, "POST", &server.api("secret/data/x"), root, Some(r#"{"data":"#)).await;
+    let r = call(
+        &c,
+        "POST",
+        &server.api("secret/data/x"),
+        root,
+        Some(r#"{"data":"#),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({"errors": ["failed to decode JSON input: unexpected EOF"]}));
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["failed to decode JSON input: unexpected EOF"]})
+    );
     let r = call_with(
         &c,
         "POST",
@@ -222,7 +339,10 @@ async fn dev_error_forms() {
     )
     .await;
     assert_eq!(r.status, 400);
-    let msg = r.json()["errors"][0].as_str().unwrap_or_default().to_string();
+    let msg = r.json()["errors"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(msg.starts_with("failed to decode JSON input: "), "{msg}");
     let r = call(&c, "PUT", &server.api("secret/data/x"), root, Some("[1,2]")).await;
     assert_eq!(r.status, 400);
@@ -232,7 +352,15 @@ async fn dev_error_forms() {
     );
 
     // A malformed X-Vault-Wrap-TTL.
-    let r = call_with(&c, "GET", &server.api("secret/data/x"), root, None, &[("x-vault-wrap-ttl", "abc")]).await;
+    let r = call_with(
+        &c,
+        "GET",
+        &server.api("secret/data/x"),
+        root,
+        None,
+        &[("x-vault-wrap-ttl", "abc")],
+    )
+    .await;
     assert_eq!(r.status, 400);
     assert_eq!(
         r.json(),
@@ -240,7 +368,14 @@ async fn dev_error_forms() {
     );
 
     // A bad ?list= value.
-    let r = call(&c, "GET", &server.api("secret/metadata?list=abc"), root, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("secret/metadata?list=abc"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (400, NO_ERRORS));
 }
 
@@ -251,7 +386,14 @@ async fn dev_envelopes_and_bodies() {
     let root = Some("root");
 
     // KV v2 write and read: the envelope in Vault's order.
-    let r = call(&c, "PUT", &server.api("secret/data/app"), root, Some(r#"{"data":{"user":"alice"},"options":{}}"#)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("secret/data/app"),
+        root,
+        Some(r#"{"data":{"user":"alice"},"options":{}}"#),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_common_headers(&r);
     assert_eq!(r.keys(), all(ENVELOPE_KEYS));
@@ -273,50 +415,108 @@ async fn dev_envelopes_and_bodies() {
     assert_eq!(r.json()["data"]["data"], json!({"user": "alice"}));
 
     // Bearer instead of X-Vault-Token; sys/mounts repeats data at the top level.
-    let r = call_with(&c, "GET", &server.api("sys/mounts"), None, None, &[("authorization", "Bearer root")]).await;
+    let r = call_with(
+        &c,
+        "GET",
+        &server.api("sys/mounts"),
+        None,
+        None,
+        &[("authorization", "Bearer root")],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let keys = r.keys();
-    let rid_pos = keys.iter().position(|k| k == "request_id").unwrap_or(usize::MAX);
+    let rid_pos = keys
+        .iter()
+        .position(|k| k == "request_id")
+        .unwrap_or(usize::MAX);
     assert!(rid_pos > 0 && rid_pos < keys.len(), "{keys:?}");
     assert!(keys[..rid_pos].iter().all(|k| k.ends_with('/')), "{keys:?}");
     assert_eq!(keys[rid_pos..].to_vec(), all(ENVELOPE_KEYS));
     assert!(keys.contains(&"secret/".to_string()));
     assert_eq!(r.json()["secret/"]["options"], json!({"version": "2"}));
     // X-Vault-Token wins over Authorization.
-    let r = call_with(&c, "GET", &server.api("sys/mounts"), Some("bogus"), None, &[("authorization", "Bearer root")]).await;
+    let r = call_with(
+        &c,
+        "GET",
+        &server.api("sys/mounts"),
+        Some("bogus"),
+        None,
+        &[("authorization", "Bearer root")],
+    )
+    .await;
     assert_eq!(r.status, 403);
 
     // A write that returns nothing: 204 without a body, headers still there.
-    let r = call(&c, "POST", &server.api("sys/mounts/kv1"), root, Some(r#"{"type":"kv"}"#)).await;
+    let r = call(
+        &c,
+        "POST",
+        &server.api("sys/mounts/kv1"),
+        root,
+        Some(r#"{"type":"kv"}"#),
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (204, ""));
     assert_common_headers(&r);
     assert!(r.header("content-length").is_none_or(|l| l == "0"));
 
     // Form-encoded bodies: repeated keys joined with commas.
     let form = [("content-type", "application/x-www-form-urlencoded")];
-    let r = call_with(&c, "PUT", &server.api("kv1/f"), root, Some("a=1&b=x+y&a=3&c"), &form).await;
+    let r = call_with(
+        &c,
+        "PUT",
+        &server.api("kv1/f"),
+        root,
+        Some("a=1&b=x+y&a=3&c"),
+        &form,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = call(&c, "GET", &server.api("kv1/f"), root, None).await;
     assert_eq!(r.json()["data"], json!({"a": "1,3", "b": "x y", "c": ""}));
     // A form content type with a JSON body is JSON.
-    let r = call_with(&c, "PUT", &server.api("kv1/g"), root, Some(r#"{"k":"v"}"#), &form).await;
+    let r = call_with(
+        &c,
+        "PUT",
+        &server.api("kv1/g"),
+        root,
+        Some(r#"{"k":"v"}"#),
+        &form,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = call(&c, "GET", &server.api("kv1/g"), root, None).await;
     assert_eq!(r.json()["data"], json!({"k": "v"}));
     // An empty body is empty data.
     let r = call(&c, "PUT", &server.api("kv1/h"), root, Some("")).await;
-    assert!(r.status == 204 || r.status == 400, "{} {}", r.status, r.body);
+    assert!(
+        r.status == 204 || r.status == 400,
+        "{} {}",
+        r.status,
+        r.body
+    );
 
     // LIST verb and ?list=true.
     let r = call(&c, "LIST", &server.api("kv1"), root, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.keys(), all(ENVELOPE_KEYS));
     let keys = r.json()["data"]["keys"].clone();
-    assert!(keys.as_array().is_some_and(|k| k.contains(&json!("f")) && k.contains(&json!("g"))), "{keys}");
+    assert!(
+        keys.as_array()
+            .is_some_and(|k| k.contains(&json!("f")) && k.contains(&json!("g"))),
+        "{keys}"
+    );
     let r = call(&c, "GET", &server.api("kv1?list=true"), root, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["data"]["keys"], keys);
-    let r = call(&c, "GET", &server.api("secret/metadata?list=true"), root, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("secret/metadata?list=true"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["data"]["keys"], json!(["app"]));
 
@@ -335,23 +535,64 @@ async fn raft_lifecycle_and_restart() {
     // Not initialised.
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
     assert_eq!(r.status, 501, "{}", r.body);
-    assert_eq!(r.keys(), without(HEALTH_KEYS, &["cluster_name", "cluster_id"]));
+    assert_eq!(
+        r.keys(),
+        without(HEALTH_KEYS, &["cluster_name", "cluster_id"])
+    );
     let h = r.json();
-    assert_eq!((h["initialized"].clone(), h["sealed"].clone(), h["standby"].clone()), (json!(false), json!(true), json!(true)));
+    assert_eq!(
+        (
+            h["initialized"].clone(),
+            h["sealed"].clone(),
+            h["standby"].clone()
+        ),
+        (json!(false), json!(true), json!(true))
+    );
     let r = call(&c, "HEAD", &server.api("sys/health"), None, None).await;
     assert_eq!((r.status, r.body.as_str()), (501, ""));
-    let r = call(&c, "GET", &server.api("sys/health?uninitcode=200"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?uninitcode=200"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    let r = call(&c, "GET", &server.api("sys/health?uninitcode=299&sealedcode=298"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?uninitcode=299&sealedcode=298"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 299);
-    let r = call(&c, "GET", &server.api("sys/health?sealedcode=298"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?sealedcode=298"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 501);
-    let r = call(&c, "GET", &server.api("sys/health?uninitcode=abc"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?uninitcode=abc"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (400, NO_ERRORS));
 
     let r = call(&c, "GET", &server.api("sys/seal-status"), None, None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.keys(), without(SEAL_STATUS_KEYS, &["cluster_name", "cluster_id"]));
+    assert_eq!(
+        r.keys(),
+        without(SEAL_STATUS_KEYS, &["cluster_name", "cluster_id"])
+    );
     let s = r.json();
     assert_eq!(s["initialized"], false);
     assert_eq!(s["sealed"], true);
@@ -361,12 +602,25 @@ async fn raft_lifecycle_and_restart() {
     let r = call(&c, "GET", &server.api("sys/leader"), None, None).await;
     assert_eq!((r.status, r.body.as_str()), (503, SEALED));
     let r = call(&c, "GET", &server.api("sys/init"), None, None).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "{\"initialized\":false}\n"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "{\"initialized\":false}\n")
+    );
     let r = call(&c, "GET", &server.api("sys/mounts"), Some("root"), None).await;
     assert_eq!((r.status, r.body.as_str()), (503, SEALED));
-    let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(r#"{"key":"abc"}"#)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(r#"{"key":"abc"}"#),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({"errors": ["'key' must be a valid hex or base64 string"]}));
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["'key' must be a valid hex or base64 string"]})
+    );
 
     // Init with the fields the bao CLI sends.
     let body = r#"{"secret_shares":3,"secret_threshold":2,"pgp_keys":null,"recovery_shares":0,"recovery_threshold":0,"recovery_pgp_keys":null,"root_token_pgp_key":""}"#;
@@ -377,33 +631,82 @@ async fn raft_lifecycle_and_restart() {
     let v = r.json();
     let keys: Vec<String> = v["keys"]
         .as_array()
-        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let keys_b64: Vec<String> = v["keys_base64"]
         .as_array()
-        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!((keys.len(), keys_b64.len()), (3, 3));
     let root = v["root_token"].as_str().unwrap_or_default().to_string();
     assert!(!root.is_empty());
-    let r = call(&c, "POST", &server.api("sys/init"), None, Some(r#"{"secret_shares":1,"secret_threshold":1}"#)).await;
+    let r = call(
+        &c,
+        "POST",
+        &server.api("sys/init"),
+        None,
+        Some(r#"{"secret_shares":1,"secret_threshold":1}"#),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!({"errors": ["Vault is already initialized"]}));
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["Vault is already initialized"]})
+    );
 
     // Sealed.
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["initialized"], true);
-    let r = call(&c, "GET", &server.api("sys/health?sealedcode=200"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?sealedcode=200"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    let r = call(&c, "GET", &server.api("sys/health?standbyok=true"), None, None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/health?standbyok=true"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, 503);
     let r = call(&c, "GET", &server.api("sys/leader"), None, None).await;
     assert_eq!((r.status, r.body.as_str()), (503, SEALED));
-    let r = call(&c, "GET", &server.api("auth/token/lookup-self"), Some(&root), None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("auth/token/lookup-self"),
+        Some(&root),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (503, SEALED));
-    let s = call(&c, "GET", &server.api("sys/seal-status"), None, None).await.json();
-    assert_eq!((s["t"].clone(), s["n"].clone(), s["progress"].clone(), s["nonce"].clone()), (json!(2), json!(3), json!(0), json!("")));
+    let s = call(&c, "GET", &server.api("sys/seal-status"), None, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["t"].clone(),
+            s["n"].clone(),
+            s["progress"].clone(),
+            s["nonce"].clone()
+        ),
+        (json!(2), json!(3), json!(0), json!(""))
+    );
 
     // Unseal progress, the same key twice, reset, malformed input.
     let unseal = |body: String| {
@@ -413,17 +716,40 @@ async fn raft_lifecycle_and_restart() {
     };
     let r = unseal(format!(r#"{{"key":"{}"}}"#, keys[0])).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.keys(), without(SEAL_STATUS_KEYS, &["cluster_name", "cluster_id"]));
+    assert_eq!(
+        r.keys(),
+        without(SEAL_STATUS_KEYS, &["cluster_name", "cluster_id"])
+    );
     let s1 = r.json();
-    assert_eq!((s1["sealed"].clone(), s1["progress"].clone()), (json!(true), json!(1)));
+    assert_eq!(
+        (s1["sealed"].clone(), s1["progress"].clone()),
+        (json!(true), json!(1))
+    );
     let nonce = s1["nonce"].as_str().unwrap_or_default().to_string();
     assert!(!nonce.is_empty());
     let s2 = unseal(format!(r#"{{"key":"{}"}}"#, keys[0])).await.json();
-    assert_eq!((s2["progress"].clone(), s2["nonce"].clone()), (json!(1), json!(nonce)));
-    let r = call(&c, "POST", &server.api("sys/unseal"), None, Some(r#"{"reset":true}"#)).await;
+    assert_eq!(
+        (s2["progress"].clone(), s2["nonce"].clone()),
+        (json!(1), json!(nonce))
+    );
+    let r = call(
+        &c,
+        "POST",
+        &server.api("sys/unseal"),
+        None,
+        Some(r#"{"reset":true}"#),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let s3 = r.json();
-    assert_eq!((s3["progress"].clone(), s3["nonce"].clone(), s3["sealed"].clone()), (json!(0), json!(""), json!(true)));
+    assert_eq!(
+        (
+            s3["progress"].clone(),
+            s3["nonce"].clone(),
+            s3["sealed"].clone()
+        ),
+        (json!(0), json!(""), json!(true))
+    );
     let r = unseal(r#"{"key":"not-a-key!"}"#.to_string()).await;
     assert_eq!(r.status, 400);
     let r = unseal("{}".to_string()).await;
@@ -434,8 +760,15 @@ async fn raft_lifecycle_and_restart() {
     );
     let r = unseal(r#"{"key":5}"#.to_string()).await;
     assert_eq!(r.status, 400);
-    assert!(r.json()["errors"][0].as_str().is_some_and(|m| m.starts_with("failed to decode JSON input: ")));
-    let s4 = unseal(format!(r#"{{"key":"{}","reset":false,"migrate":false}}"#, keys[0])).await.json();
+    assert!(r.json()["errors"][0]
+        .as_str()
+        .is_some_and(|m| m.starts_with("failed to decode JSON input: ")));
+    let s4 = unseal(format!(
+        r#"{{"key":"{}","reset":false,"migrate":false}}"#,
+        keys[0]
+    ))
+    .await
+    .json();
     assert_eq!(s4["progress"], 1);
     assert_ne!(s4["nonce"], json!(nonce));
     // The second share in base64 completes it.
@@ -443,7 +776,14 @@ async fn raft_lifecycle_and_restart() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.keys(), all(SEAL_STATUS_KEYS));
     let s5 = r.json();
-    assert_eq!((s5["sealed"].clone(), s5["progress"].clone(), s5["nonce"].clone()), (json!(false), json!(0), json!("")));
+    assert_eq!(
+        (
+            s5["sealed"].clone(),
+            s5["progress"].clone(),
+            s5["nonce"].clone()
+        ),
+        (json!(false), json!(0), json!(""))
+    );
 
     // Active.
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
@@ -453,27 +793,73 @@ async fn raft_lifecycle_and_restart() {
     let r = call(&c, "GET", &server.api("sys/leader"), None, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let l = r.json();
-    assert_eq!((l["ha_enabled"].clone(), l["is_self"].clone()), (json!(true), json!(true)));
-    let r = call(&c, "GET", &server.api("auth/token/lookup-self"), Some(&root), None).await;
+    assert_eq!(
+        (l["ha_enabled"].clone(), l["is_self"].clone()),
+        (json!(true), json!(true))
+    );
+    let r = call(
+        &c,
+        "GET",
+        &server.api("auth/token/lookup-self"),
+        Some(&root),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let policy = json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"}).to_string();
-    let r = call(&c, "PUT", &server.api("sys/policies/acl/persisted"), Some(&root), Some(&policy)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/policies/acl/persisted"),
+        Some(&root),
+        Some(&policy),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
 
     // A graceful stop and a restart keep the data; the node comes back sealed.
     server.restart().unwrap_or_else(|e| panic!("restart: {e}"));
-    let s = call(&c, "GET", &server.api("sys/seal-status"), None, None).await.json();
-    assert_eq!((s["initialized"].clone(), s["sealed"].clone(), s["progress"].clone()), (json!(true), json!(true), json!(0)));
+    // A new client: the old one's pooled connections died with the old process.
+    let c = harness::client();
+    let s = call(&c, "GET", &server.api("sys/seal-status"), None, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["initialized"].clone(),
+            s["sealed"].clone(),
+            s["progress"].clone()
+        ),
+        (json!(true), json!(true), json!(0))
+    );
     for k in &keys[1..] {
-        let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&format!(r#"{{"key":"{k}"}}"#))).await;
+        let r = call(
+            &c,
+            "PUT",
+            &server.api("sys/unseal"),
+            None,
+            Some(&format!(r#"{{"key":"{k}"}}"#)),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(&c, "GET", &server.api("sys/policies/acl/persisted"), Some(&root), None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("sys/policies/acl/persisted"),
+        Some(&root),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let status = server.terminate(Duration::from_secs(30));
-    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{}", server.stderr_text());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        server.stderr_text()
+    );
 }
 
 #[tokio::test]
@@ -486,7 +872,14 @@ async fn request_size_limit() {
     let too_large = "{\"errors\":[\"http: request body too large\"]}\n";
 
     let big = format!(r#"{{"policy":"{}"}}"#, "a".repeat(2000));
-    let r = call(&c, "PUT", &server.api("sys/policies/acl/big"), Some(&root), Some(&big)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/policies/acl/big"),
+        Some(&root),
+        Some(&big),
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (413, too_large));
     assert_common_headers(&r);
     let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&big)).await;
@@ -507,12 +900,22 @@ async fn request_size_limit() {
         len = chunk.len(),
     );
     let answer = harness::raw_http(server.addr, raw.as_bytes());
-    assert!(answer.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"),
+        "{answer}"
+    );
     assert!(answer.ends_with(too_large), "{answer}");
 
     // Below the limit all is well.
     let small = json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"}).to_string();
-    let r = call(&c, "PUT", &server.api("sys/policies/acl/small"), Some(&root), Some(&small)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("sys/policies/acl/small"),
+        Some(&root),
+        Some(&small),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
 }
 
@@ -530,7 +933,11 @@ listener "tcp" {
 }
 "#;
     let server = CofferServer::with_config_in(dir, config);
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 
     let c = harness::tls_client(&ca);
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
@@ -549,7 +956,11 @@ listener "tcp" {
     // A client that does not trust the CA: refused.
     let other = harness::write_self_signed(tempfile::tempdir().expect("tempdir").path()).2;
     let untrusting = harness::tls_client(&other);
-    assert!(untrusting.get(server.api("sys/health")).send().await.is_err());
+    assert!(untrusting
+        .get(server.api("sys/health"))
+        .send()
+        .await
+        .is_err());
     // Plain HTTP to a TLS listener gets no HTTP answer.
     let plain = harness::client();
     let url = server.api("sys/health").replace("https://", "http://");
@@ -574,17 +985,30 @@ listener "tcp" {
         .max_tls_version(reqwest::tls::Version::TLS_1_2)
         .build()
         .expect("client");
-    let r = c.get(server.api("sys/health")).send().await.expect("TLS 1.2 request");
+    let r = c
+        .get(server.api("sys/health"))
+        .send()
+        .await
+        .expect("TLS 1.2 request");
     assert_eq!(r.status().as_u16(), 501);
 }
 
 #[test]
 fn command_line() {
-    let out = std::process::Command::new(harness::BIN).arg("version").output().expect("run");
+    let out = std::process::Command::new(harness::BIN)
+        .arg("version")
+        .output()
+        .expect("run");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("Coffer v{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("Coffer v{}", env!("CARGO_PKG_VERSION"))
+    );
 
-    let out = std::process::Command::new(harness::BIN).arg("server").output().expect("run");
+    let out = std::process::Command::new(harness::BIN)
+        .arg("server")
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no configuration"));
 
@@ -605,7 +1029,10 @@ fn command_line() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.hcl:2:") && err.contains("adress"), "{err}");
+    assert!(
+        err.contains("bad.hcl:2:") && err.contains("adress"),
+        "{err}"
+    );
 
     // A missing TLS certificate is reported before anything starts.
     let path = dir.path().join("tls.hcl");

@@ -6,3 +6,10 @@
 
 mod harness;
 mod http;
+mod openbao;
+
+mod acl_differential;
+mod bao_cli;
+mod parse_props;
+mod security;
+mod vaultrs_client;

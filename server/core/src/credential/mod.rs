@@ -1,1 +1,3 @@
+pub mod approle;
+pub mod token_fields;
 pub mod userpass;

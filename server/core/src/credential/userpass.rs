@@ -10,21 +10,20 @@
 //! checked against a dummy hash so a login takes the same time either way.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::error::CoreError;
-use crate::logical::{Backend, Ctx, Data, LoginAuth, Operation, Request, Response, StorageView};
-use crate::sys::util::{
-    bool_field, comma_list_field, int_field, sanitize_policies, signed_duration_field, string_field,
+use super::token_fields::{
+    default_token_type, upgrade_cidrs, upgrade_duration, upgrade_policies, TokenFields,
 };
+use crate::error::CoreError;
+use crate::logical::{Backend, Ctx, Data, Operation, Request, Response, StorageView};
+use crate::sys::util::{comma_list_field, sanitize_policies, string_field};
 use crate::token::cidr_contains;
 
 /// bcrypt cost for new hashes (Go's `bcrypt.DefaultCost`); tests use the minimum.
@@ -57,41 +56,12 @@ struct UserEntry {
     max_ttl: u64,
     #[serde(default)]
     bound_cidrs: Vec<String>,
-    #[serde(default)]
-    token_policies: Vec<String>,
-    #[serde(default)]
-    token_ttl: u64,
-    #[serde(default)]
-    token_max_ttl: u64,
-    #[serde(default)]
-    token_explicit_max_ttl: u64,
-    #[serde(default)]
-    token_period: u64,
-    #[serde(default)]
-    token_num_uses: i64,
-    #[serde(default)]
-    token_no_default_policy: bool,
-    #[serde(default)]
-    token_bound_cidrs: Vec<String>,
-    /// `default`, `service` or `batch`.
-    #[serde(default = "default_token_type")]
-    token_type: String,
-    #[serde(default)]
-    token_strictly_bind_ip: bool,
+    /// The `token_*` settings (stored flat, next to the fields above).
+    #[serde(flatten)]
+    token: TokenFields,
 }
 
-fn default_token_type() -> String {
-    "default".into()
-}
-
-/// Go's `\w(([\w-.]+)?\w)?` (Vault's `GenericNameRegex`).
-fn valid_name(name: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let (Some(first), Some(last)) = (name.chars().next(), name.chars().last()) else {
-        return false;
-    };
-    word(first) && word(last) && name.chars().all(|c| word(c) || c == '-' || c == '.')
-}
+use crate::token::roles::valid_name;
 
 fn user_key(name: &str) -> String {
     format!("user/{}", name.to_lowercase())
@@ -102,164 +72,52 @@ async fn load_user(storage: &StorageView, name: &str) -> Result<Option<UserEntry
         return Ok(None);
     };
     // Entries written with the deprecated fields only.
-    if u.token_ttl == 0 && u.ttl > 0 {
-        u.token_ttl = u.ttl;
+    let t = &mut u.token;
+    if t.token_ttl == 0 && u.ttl > 0 {
+        t.token_ttl = u.ttl;
     }
-    if u.token_max_ttl == 0 && u.max_ttl > 0 {
-        u.token_max_ttl = u.max_ttl;
+    if t.token_max_ttl == 0 && u.max_ttl > 0 {
+        t.token_max_ttl = u.max_ttl;
     }
-    if u.token_policies.is_empty() && !u.policies.is_empty() {
-        u.token_policies = u.policies.clone();
+    if t.token_policies.is_empty() && !u.policies.is_empty() {
+        t.token_policies = u.policies.clone();
     }
-    if u.token_bound_cidrs.is_empty() && !u.bound_cidrs.is_empty() {
-        u.token_bound_cidrs = u.bound_cidrs.clone();
+    if t.token_bound_cidrs.is_empty() && !u.bound_cidrs.is_empty() {
+        t.token_bound_cidrs = u.bound_cidrs.clone();
     }
     Ok(Some(u))
-}
-
-/// go-sockaddr's address parsing as `parseutil.ParseAddrs` uses it: an IP
-/// or a CIDR block; a single-host block is shown as the bare address.
-fn parse_addrs(list: &[String]) -> Result<Vec<String>, String> {
-    list.iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|raw| {
-            let s = raw.trim();
-            let err = || {
-                format!(
-                    "error parsing address {s:?}: Unable to convert {s:?} to an IPv4 or IPv6 address, or a UNIX Socket"
-                )
-            };
-            let (ip, bits) = match s.split_once('/') {
-                Some((ip, bits)) => (ip, Some(bits.parse::<u8>().map_err(|_| err())?)),
-                None => (s, None),
-            };
-            let ip: IpAddr = ip.parse().map_err(|_| err())?;
-            let full = if ip.is_ipv4() { 32 } else { 128 };
-            match bits {
-                Some(b) if b > full => Err(err()),
-                Some(b) if b < full => Ok(format!("{ip}/{b}")),
-                _ => Ok(ip.to_string()),
-            }
-        })
-        .collect()
 }
 
 fn invalid(msg: impl Into<String>) -> CoreError {
     CoreError::InvalidRequest(msg.into())
 }
 
-fn secs(v: i64, field: &str) -> Result<u64, CoreError> {
-    u64::try_from(v).map_err(|_| invalid(format!("'{field}' cannot be negative")))
-}
-
-/// tokenutil's `ParseTokenFields`: applies the `token_*` fields present in
-/// `data` to `u`, with its checks and messages.
-fn parse_token_fields(u: &mut UserEntry, data: &Data) -> Result<(), CoreError> {
-    if let Some(list) = comma_list_field(data, "token_bound_cidrs").map_err(invalid)? {
-        u.token_bound_cidrs = parse_addrs(&list).map_err(invalid)?;
-    }
-    if let Some(v) = signed_duration_field(data, "token_explicit_max_ttl").map_err(invalid)? {
-        u.token_explicit_max_ttl = v.max(0) as u64;
-    }
-    if let Some(v) = signed_duration_field(data, "token_max_ttl").map_err(invalid)? {
-        u.token_max_ttl = secs(v, "token_max_ttl")?;
-    }
-    if let Some(v) = bool_field(data, "token_no_default_policy").map_err(invalid)? {
-        u.token_no_default_policy = v;
-    }
-    if let Some(v) = signed_duration_field(data, "token_period").map_err(invalid)? {
-        u.token_period = secs(v, "token_period")?;
-    }
-    if let Some(v) = comma_list_field(data, "token_policies").map_err(invalid)? {
-        u.token_policies = v.into_iter().filter(|p| !p.is_empty()).collect();
-    }
-    if let Some(v) = string_field(data, "token_type").map_err(invalid)? {
-        u.token_type = match v.as_str() {
-            "" | "default" => "default".into(),
-            "service" | "batch" => v,
-            _ => return Err(invalid(format!("invalid 'token_type' value {v:?}"))),
-        };
-    }
-    if let Some(v) = int_field(data, "token_num_uses").map_err(invalid)? {
-        if v < 0 {
-            return Err(invalid("'token_num_uses' cannot be negative"));
-        }
-        u.token_num_uses = v;
-    }
-    if u.token_type == "batch" {
-        if u.token_period != 0 {
-            return Err(invalid(
-                "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens",
-            ));
-        }
-        if u.token_num_uses != 0 {
-            return Err(invalid(
-                "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count",
-            ));
-        }
-    }
-    if let Some(v) = signed_duration_field(data, "token_ttl").map_err(invalid)? {
-        u.token_ttl = secs(v, "token_ttl")?;
-    }
-    if u.token_ttl > 0 && u.token_max_ttl > 0 && u.token_ttl > u.token_max_ttl {
-        return Err(invalid(
-            "'token_ttl' cannot be greater than 'token_max_ttl'",
-        ));
-    }
-    if let Some(v) = bool_field(data, "token_strictly_bind_ip").map_err(invalid)? {
-        u.token_strictly_bind_ip = v;
-    }
-    if u.token_strictly_bind_ip && !u.token_bound_cidrs.is_empty() {
-        return Err(invalid(
-            "'token_strictly_bind_ip' conflicts with 'token_bound_cidrs'; set only one",
-        ));
-    }
-    Ok(())
-}
-
 /// tokenutil's upgrade of the deprecated fields: a new-style field wins and
 /// clears the old one unless both were given; an old-style field alone sets both.
 fn upgrade_legacy_fields(u: &mut UserEntry, data: &Data) -> Result<(), CoreError> {
-    let has = |k: &str| data.get(k).is_some_and(|v| !v.is_null());
-    if !has("token_policies") {
-        if let Some(v) = comma_list_field(data, "policies").map_err(invalid)? {
-            u.policies = sanitize_policies(&v);
-            u.token_policies = u.policies.clone();
-        }
-    } else if has("policies") {
-        u.policies = u.token_policies.clone();
-    } else {
-        u.policies.clear();
-    }
-
-    for (old, new) in [("ttl", "token_ttl"), ("max_ttl", "token_max_ttl")] {
-        let (old_val, new_val) = match old {
-            "ttl" => (&mut u.ttl, &mut u.token_ttl),
-            _ => (&mut u.max_ttl, &mut u.token_max_ttl),
-        };
-        if !has(new) {
-            if let Some(v) = signed_duration_field(data, old).map_err(invalid)? {
-                *old_val = v.max(0) as u64;
-                *new_val = *old_val;
-            }
-        } else if has(old) {
-            *old_val = *new_val;
-        } else {
-            *old_val = 0;
-        }
-    }
-
-    if !has("token_bound_cidrs") {
-        if let Some(v) = comma_list_field(data, "bound_cidrs").map_err(invalid)? {
-            u.bound_cidrs = parse_addrs(&v).map_err(invalid)?;
-            u.token_bound_cidrs = u.bound_cidrs.clone();
-        }
-    } else if has("bound_cidrs") {
-        u.bound_cidrs = u.token_bound_cidrs.clone();
-    } else {
-        u.bound_cidrs.clear();
-    }
-    Ok(())
+    let t = &mut u.token;
+    upgrade_policies(
+        data,
+        "policies",
+        "token_policies",
+        &mut u.policies,
+        &mut t.token_policies,
+    )?;
+    upgrade_duration(data, "ttl", "token_ttl", &mut u.ttl, &mut t.token_ttl)?;
+    upgrade_duration(
+        data,
+        "max_ttl",
+        "token_max_ttl",
+        &mut u.max_ttl,
+        &mut t.token_max_ttl,
+    )?;
+    upgrade_cidrs(
+        data,
+        "bound_cidrs",
+        "token_bound_cidrs",
+        &mut u.bound_cidrs,
+        &mut t.token_bound_cidrs,
+    )
 }
 
 /// Exactly one of `password` and `password_hash`.
@@ -361,16 +219,7 @@ impl Userpass {
             .await?
             .ok_or(CoreError::NotFound)?;
         let mut data: BTreeMap<&str, Value> = BTreeMap::new();
-        data.insert("token_bound_cidrs", json!(u.token_bound_cidrs));
-        data.insert("token_explicit_max_ttl", json!(u.token_explicit_max_ttl));
-        data.insert("token_max_ttl", json!(u.token_max_ttl));
-        data.insert("token_no_default_policy", json!(u.token_no_default_policy));
-        data.insert("token_period", json!(u.token_period));
-        data.insert("token_policies", json!(u.token_policies));
-        data.insert("token_type", json!(u.token_type));
-        data.insert("token_ttl", json!(u.token_ttl));
-        data.insert("token_num_uses", json!(u.token_num_uses));
-        data.insert("token_strictly_bind_ip", json!(u.token_strictly_bind_ip));
+        u.token.populate(&mut data);
         if u.ttl > 0 {
             data.insert("ttl", json!(u.ttl));
         }
@@ -378,7 +227,7 @@ impl Userpass {
             data.insert("max_ttl", json!(u.max_ttl));
         }
         if !u.policies.is_empty() {
-            data.insert("policies", json!(u.token_policies));
+            data.insert("policies", json!(u.token.token_policies));
         }
         if !u.bound_cidrs.is_empty() {
             data.insert("bound_cidrs", json!(u.bound_cidrs));
@@ -393,10 +242,10 @@ impl Userpass {
             validate_password_input(&password, &hash)?;
         }
         let mut u = load_user(ctx.storage, name).await?.unwrap_or_default();
-        if u.token_type.is_empty() {
-            u.token_type = default_token_type();
+        if u.token.token_type.is_empty() {
+            u.token.token_type = default_token_type();
         }
-        parse_token_fields(&mut u, &req.data)?;
+        u.token.parse(&req.data)?;
         if !password.is_empty() || !hash.is_empty() {
             set_password(&mut u, password, &hash).await?;
         }
@@ -434,13 +283,13 @@ impl Userpass {
             None => {
                 if let Some(v) = comma_list_field(data, "policies").map_err(invalid)? {
                     u.policies = sanitize_policies(&v);
-                    u.token_policies = u.policies.clone();
+                    u.token.token_policies = u.policies.clone();
                 }
             }
             Some(v) => {
-                u.token_policies = sanitize_policies(&v);
+                u.token.token_policies = sanitize_policies(&v);
                 if data.get("policies").is_some_and(|v| !v.is_null()) {
-                    u.policies = u.token_policies.clone();
+                    u.policies = u.token.token_policies.clone();
                 } else {
                     u.policies.clear();
                 }
@@ -471,11 +320,12 @@ impl Userpass {
             return Err(invalid(INVALID_CREDENTIALS));
         };
 
-        if !user.token_bound_cidrs.is_empty() {
+        let token = &user.token;
+        if !token.token_bound_cidrs.is_empty() {
             let Some(addr) = req.remote_addr else {
                 return Err(CoreError::PermissionDenied);
             };
-            if !user
+            if !token
                 .token_bound_cidrs
                 .iter()
                 .any(|c| cidr_contains(c, addr))
@@ -483,35 +333,15 @@ impl Userpass {
                 return Err(CoreError::PermissionDenied);
             }
         }
-        let bound_cidrs = if user.token_strictly_bind_ip {
-            req.remote_addr
-                .map(|a| vec![a.to_string()])
-                .unwrap_or_default()
-        } else {
-            user.token_bound_cidrs.clone()
-        };
-        let some_secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
-        let mut internal = Data::new();
-        internal.insert("username".into(), json!(username));
-        internal.insert("policies".into(), json!(user.token_policies));
-        let login = LoginAuth {
-            policies: user.token_policies.clone(),
-            metadata: BTreeMap::from([("username".to_string(), username.clone())]),
-            display_name: username.clone(),
-            ttl: some_secs(user.token_ttl),
-            max_ttl: some_secs(user.token_max_ttl),
-            explicit_max_ttl: some_secs(user.token_explicit_max_ttl),
-            period: some_secs(user.token_period),
-            num_uses: user.token_num_uses,
-            renewable: true,
-            token_type: match user.token_type.as_str() {
-                "service" | "batch" => Some(user.token_type.clone()),
-                _ => None,
-            },
-            no_default_policy: user.token_no_default_policy,
-            bound_cidrs,
-            internal,
-        };
+        let mut login = token.login_auth(req.remote_addr);
+        login.metadata = BTreeMap::from([("username".to_string(), username.clone())]);
+        login.display_name = username.clone();
+        login
+            .internal
+            .insert("username".into(), json!(username));
+        login
+            .internal
+            .insert("policies".into(), json!(token.token_policies));
         Ok(Response {
             login: Some(login),
             ..Default::default()
@@ -598,7 +428,7 @@ impl Backend for Userpass {
                     .collect()
             })
             .unwrap_or_default();
-        if !crate::sys::util::equivalent_policies(&user.token_policies, &logged_in_with) {
+        if !crate::sys::util::equivalent_policies(&user.token.token_policies, &logged_in_with) {
             return Err(CoreError::Internal(
                 "failed to renew entry: policies have changed, not renewing".into(),
             ));

@@ -17,7 +17,7 @@ use crate::mounts::{MountEntry, TableKind};
 /// Secrets engine types that can be mounted through `sys/mounts`.
 pub const SECRET_TYPES: &[&str] = &["kv", "kv-v1", "kv-v2", "cubbyhole"];
 /// Auth method types that can be enabled through `sys/auth`.
-pub const AUTH_TYPES: &[&str] = &["userpass", "token"];
+pub const AUTH_TYPES: &[&str] = &["userpass", "approle", "token"];
 
 /// The backend for `entry`, or `plugin not found in the catalog`.
 pub fn new_backend(entry: &MountEntry) -> Result<Arc<dyn Backend>, CoreError> {
@@ -33,6 +33,7 @@ pub fn new_backend(entry: &MountEntry) -> Result<Arc<dyn Backend>, CoreError> {
         }
         (TableKind::Auth, "token") => Arc::new(crate::token::backend::TokenBackend),
         (TableKind::Auth, "userpass") => Arc::new(crate::credential::userpass::Userpass),
+        (TableKind::Auth, "approle") => Arc::new(crate::credential::approle::Approle::new()),
         (_, t) => {
             return Err(CoreError::invalid(format!(
                 "plugin not found in the catalog: {t}"

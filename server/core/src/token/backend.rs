@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use crate::error::CoreError;
 use crate::logical::{Auth, Backend, Ctx, Data, Operation, Request, Response};
@@ -268,8 +269,7 @@ impl Backend for TokenBackend {
                 create(ctx, req, false, Some(role)).await?
             }
             Route::Lookup => {
-                let f = Fields::new(&req.data);
-                let mut id = f.string("token");
+                let mut id = token_param(req);
                 if id.is_empty() {
                     id = client_token(req);
                 }
@@ -282,7 +282,7 @@ impl Backend for TokenBackend {
             }
             Route::Renew => {
                 let f = Fields::new(&req.data);
-                renew(ctx, Target::Token(f.string("token")), increment(&f)).await?
+                renew(ctx, Target::Token(token_param(req)), increment(&f)).await?
             }
             Route::RenewSelf => {
                 let f = Fields::new(&req.data);
@@ -294,7 +294,7 @@ impl Backend for TokenBackend {
                 renew(ctx, Target::Hid(hid), increment(&f)).await?
             }
             Route::Revoke => {
-                let id = Fields::new(&req.data).string("token");
+                let id = token_param(req);
                 if id.is_empty() {
                     return Err(CoreError::invalid("missing token ID"));
                 }
@@ -336,11 +336,19 @@ fn add_parameter_warnings(route: &Route, req: &Request, resp: &mut Response) {
     }
 }
 
-fn client_token(req: &Request) -> String {
-    req.client_token
-        .as_ref()
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+/// The caller's token (wiped from memory when dropped).
+fn client_token(req: &Request) -> Zeroizing<String> {
+    Zeroizing::new(
+        req.client_token
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// The `token` parameter (wiped from memory when dropped).
+fn token_param(req: &Request) -> Zeroizing<String> {
+    Zeroizing::new(Fields::new(&req.data).string("token"))
 }
 
 fn increment(f: &Fields<'_>) -> u64 {
@@ -795,7 +803,7 @@ fn resolve_policies(
 /// Which token an operation is about: one named by its id, or one found
 /// through its accessor (by hashed id; its id is never shown).
 enum Target {
-    Token(String),
+    Token(Zeroizing<String>),
     Hid(String),
 }
 
@@ -821,7 +829,7 @@ async fn lookup(ctx: &Ctx<'_>, target: Target) -> Result<Response, CoreError> {
             if id.is_empty() {
                 return Err(CoreError::invalid("missing token ID"));
             }
-            (tokens.lookup_tainted(&id).await?, id)
+            (tokens.lookup_tainted(&id).await?, id.to_string())
         }
         Target::Hid(hid) => (tokens.lookup_hid_tainted(&hid).await?, String::new()),
     };
@@ -899,7 +907,7 @@ async fn renew(ctx: &Ctx<'_>, target: Target, increment: u64) -> Result<Response
             if id.is_empty() {
                 return Err(CoreError::invalid("missing token ID"));
             }
-            (tokens.lookup(&id).await?, id)
+            (tokens.lookup(&id).await?, id.to_string())
         }
         Target::Hid(hid) => (tokens.lookup_hid(&hid).await?, String::new()),
     };
@@ -1038,7 +1046,7 @@ async fn revoke_common(ctx: &Ctx<'_>, id: &str) -> Result<Response, CoreError> {
 
 /// `handleRevokeOrphan`.
 async fn revoke_orphan(ctx: &Ctx<'_>, req: &Request) -> Result<Response, CoreError> {
-    let id = Fields::new(&req.data).string("token");
+    let id = token_param(req);
     if id.is_empty() {
         return Err(CoreError::invalid("missing token ID"));
     }

@@ -835,6 +835,15 @@ async fn num_uses_are_counted_and_exhausted() {
         t.write("auth/token/lookup", &t.root, json!({"token": tok}))
             .await,
     );
+    // The request that used it up revoked it: its entry is gone.
+    let active = t.core.active().unwrap();
+    let hid = active.tokens.hash(&tok);
+    assert!(active
+        .barrier
+        .get(&format!("sys/token/id/{hid}"))
+        .await
+        .unwrap()
+        .is_none());
 
     // A single-use token cannot be a parent (it is already used up).
     let (one, _) = t
