@@ -150,6 +150,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<Option<ServerA
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

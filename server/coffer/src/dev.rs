@@ -93,6 +93,7 @@ pub fn banner(api_url: &str, unseal_key: &str, root_token: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -96,6 +96,7 @@ impl HealthQuery {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::parse::query_pairs;

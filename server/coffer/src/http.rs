@@ -362,27 +362,57 @@ async fn health(state: &HttpState, query: &str) -> HttpResponse {
     }
 }
 
-/// Maps the method (and `?list=`) to an operation; `Err` is the answer.
-fn operation(method: &Method, pairs: &[(String, String)]) -> Result<Operation, HttpResponse> {
+/// A request refused before it reaches the core: the status and `errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub status: u16,
+    pub errors: Vec<String>,
+}
+
+impl Rejected {
+    fn new(status: u16, errors: &[&str]) -> Rejected {
+        Rejected {
+            status,
+            errors: errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// The `{"errors":[...]}` answer.
+    pub fn response(&self) -> HttpResponse {
+        render::errors(self.status, &self.errors)
+    }
+}
+
+impl From<ParseError> for Rejected {
+    fn from(e: ParseError) -> Rejected {
+        Rejected {
+            status: 400,
+            errors: vec![e.to_string()],
+        }
+    }
+}
+
+/// Maps the method (and `?list=`) to an operation.
+fn operation(method: &Method, pairs: &[(String, String)]) -> Result<Operation, Rejected> {
     match method.as_str() {
         "GET" => match parse::first(pairs, "list") {
             None | Some("") => Ok(Operation::Read),
             Some(v) => match parse::go_bool(v) {
                 Some(true) => Ok(Operation::List),
                 Some(false) => Ok(Operation::Read),
-                None => Err(render::errors(400, &[])),
+                None => Err(Rejected::new(400, &[])),
             },
         },
         "LIST" => Ok(Operation::List),
         "PUT" | "POST" => Ok(Operation::Update),
         "DELETE" => Ok(Operation::Delete),
         "PATCH" => Ok(Operation::Patch),
-        _ => Err(render::errors(405, &[])),
+        _ => Err(Rejected::new(405, &[])),
     }
 }
 
 /// Builds the logical request from the HTTP request.
-pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request, HttpResponse> {
+pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request, Rejected> {
     let pairs = parse::query_pairs(&req.query);
     let op = operation(&req.method, &pairs)?;
     let content_type = req
@@ -393,10 +423,10 @@ pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request
     let data: Data = match req.method.as_str() {
         "GET" => parse::query_data(&pairs, &["list"]),
         "LIST" | "DELETE" => parse::query_data(&pairs, &[]),
-        "PATCH" => parse::parse_json_object(body).map_err(|e| parse_error(&e))?,
-        _ => parse::parse_write_body(content_type.as_deref(), body).map_err(|e| parse_error(&e))?,
+        "PATCH" => parse::parse_json_object(body)?,
+        _ => parse::parse_write_body(content_type.as_deref(), body)?,
     };
-    let wrap_ttl = parse::wrap_ttl(&req.headers).map_err(|e| parse_error(&e))?;
+    let wrap_ttl = parse::wrap_ttl(&req.headers)?;
     let mut r = Request::new(op, rel);
     r.data = data;
     r.client_token = parse::request_token(&req.headers).map(Zeroizing::new);
@@ -404,10 +434,6 @@ pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request
     r.content_type = content_type;
     r.wrap_ttl = wrap_ttl;
     Ok(r)
-}
-
-fn parse_error(e: &ParseError) -> HttpResponse {
-    render::errors(400, &[e.to_string()])
 }
 
 /// Namespaces are not supported: a request for any namespace but the root
@@ -438,7 +464,7 @@ async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) ->
     }
     let request = match build_request(req, rel, body) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(rejected) => return rejected.response(),
     };
     let request_id = request.id.clone();
     let token = request.client_token.clone();
@@ -471,6 +497,7 @@ async fn denial_form(core: &Core, token: Option<&str>) -> DenialForm {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
@@ -505,11 +532,8 @@ mod tests {
         assert_eq!(op("POST", "").ok(), Some(Operation::Update));
         assert_eq!(op("DELETE", "").ok(), Some(Operation::Delete));
         assert_eq!(op("PATCH", "").ok(), Some(Operation::Patch));
-        assert_eq!(
-            op("GET", "list=abc").err().map(|r| r.status().as_u16()),
-            Some(400)
-        );
-        assert_eq!(op("FOO", "").err().map(|r| r.status().as_u16()), Some(405));
+        assert_eq!(op("GET", "list=abc").err().map(|r| r.status), Some(400));
+        assert_eq!(op("FOO", "").err().map(|r| r.status), Some(405));
     }
 
     #[test]
@@ -552,10 +576,12 @@ mod tests {
 
         let inc = incoming("PUT", "", &[("x-vault-wrap-ttl", "abc")]);
         let e = build_request(&inc, "kv/x".into(), b"").unwrap_err();
-        assert_eq!(e.status(), 400);
+        assert_eq!(e.status, 400);
 
         let inc = incoming("PUT", "", &[]);
-        let e = build_request(&inc, "kv/x".into(), b"{").unwrap_err();
+        let e = build_request(&inc, "kv/x".into(), b"{")
+            .unwrap_err()
+            .response();
         assert_eq!(e.status(), 400);
         assert_eq!(
             String::from_utf8(e.body().to_vec()).unwrap(),

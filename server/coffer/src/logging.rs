@@ -44,6 +44,7 @@ pub fn init(level: Option<&str>, format: Option<&str>) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

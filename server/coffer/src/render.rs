@@ -213,6 +213,7 @@ pub fn finish(mut resp: HttpResponse) -> HttpResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use coffer_core::logical::{Auth, LeaseInfo, RawResponse};

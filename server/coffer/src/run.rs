@@ -214,11 +214,7 @@ pub async fn run_config(
         }
     };
     tracing::info!(
-        storage = core
-            .config()
-            .ha_enabled
-            .then_some("raft")
-            .unwrap_or("inmem"),
+        storage = storage.physical().storage_type(),
         "coffer server started"
     );
     print_ready(&listeners);
@@ -291,6 +287,7 @@ pub async fn run_server(args: &ServerArgs) -> Result<(), StartError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

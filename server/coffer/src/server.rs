@@ -271,6 +271,7 @@ pub async fn serve_all(listeners: Vec<Listener>, shutdown: impl Future<Output = 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};

@@ -127,6 +127,7 @@ pub fn acceptor(settings: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

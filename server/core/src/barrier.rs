@@ -227,7 +227,8 @@ impl Barrier {
 
     async fn persist_keyring(&self, root_key: &Key, ring: &Keyring) -> Result<(), BarrierError> {
         let doc = Zeroizing::new(
-            serde_json::to_vec(&ring.to_doc()).map_err(|e| BarrierError::Encoding(e.to_string()))?,
+            serde_json::to_vec(&ring.to_doc())
+                .map_err(|e| BarrierError::Encoding(e.to_string()))?,
         );
         let blob = seal_value(root_key, 0, KEYRING_PATH.as_bytes(), &doc);
         self.physical.put(KEYRING_PATH, blob).await?;
@@ -243,8 +244,8 @@ impl Barrier {
             .ok_or_else(|| BarrierError::Decrypt(KEYRING_PATH.into()))?;
         let plain = open_value(root_key, KEYRING_PATH.as_bytes(), &blob)
             .ok_or_else(|| BarrierError::Decrypt(KEYRING_PATH.into()))?;
-        let doc: KeyringDoc =
-            serde_json::from_slice(&plain).map_err(|_| BarrierError::Decrypt(KEYRING_PATH.into()))?;
+        let doc: KeyringDoc = serde_json::from_slice(&plain)
+            .map_err(|_| BarrierError::Decrypt(KEYRING_PATH.into()))?;
         *self.keyring.write() = Some(Arc::new(Keyring::from_doc(doc)));
         *self.root_key.write() = Some(root_key.clone());
         Ok(())
@@ -312,8 +313,12 @@ impl Barrier {
     pub fn decrypt(&self, path: &str, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
         let ring = self.ring()?;
         let term = value_term(blob).ok_or_else(|| BarrierError::Decrypt(path.to_string()))?;
-        let (key, _) = ring.keys.get(&term).ok_or(BarrierError::UnknownTerm(term))?;
-        open_value(key, path.as_bytes(), blob).ok_or_else(|| BarrierError::Decrypt(path.to_string()))
+        let (key, _) = ring
+            .keys
+            .get(&term)
+            .ok_or(BarrierError::UnknownTerm(term))?;
+        open_value(key, path.as_bytes(), blob)
+            .ok_or_else(|| BarrierError::Decrypt(path.to_string()))
     }
 
     /// Reads and decrypts `path`.
@@ -352,13 +357,19 @@ impl Barrier {
     }
 
     /// Writes several entries atomically; `None` deletes.
-    pub async fn transaction(&self, ops: Vec<(String, Option<Vec<u8>>)>) -> Result<(), BarrierError> {
+    pub async fn transaction(
+        &self,
+        ops: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<(), BarrierError> {
         let mut txn = Vec::with_capacity(ops.len());
         for (path, value) in ops {
             match value {
                 Some(v) => {
                     let blob = self.encrypt(&path, &v)?;
-                    txn.push(TxnOp::Put { key: path, value: blob });
+                    txn.push(TxnOp::Put {
+                        key: path,
+                        value: blob,
+                    });
                 }
                 None => txn.push(TxnOp::Delete { key: path }),
             }
@@ -384,12 +395,19 @@ mod tests {
         let raw = phys.get("secret/a").await.expect("get").expect("present");
         assert!(!raw.windows(15).any(|w| w == b"plaintext-value"));
         assert_eq!(
-            b.get("secret/a").await.expect("get").expect("some").as_slice(),
+            b.get("secret/a")
+                .await
+                .expect("get")
+                .expect("some")
+                .as_slice(),
             b"plaintext-value"
         );
         // Moving the ciphertext to another path fails to decrypt.
         phys.put("secret/b", raw).await.expect("put");
-        assert!(matches!(b.get("secret/b").await, Err(BarrierError::Decrypt(_))));
+        assert!(matches!(
+            b.get("secret/b").await,
+            Err(BarrierError::Decrypt(_))
+        ));
         // Seal forgets keys; a wrong root key cannot unseal.
         b.seal();
         assert!(matches!(b.get("secret/a").await, Err(BarrierError::Sealed)));
@@ -412,7 +430,13 @@ mod tests {
         b.seal();
         b.unseal(&root).await.expect("unseal");
         assert_eq!(b.key_status().expect("status").term, 2);
-        assert_eq!(b.get("x").await.expect("get").expect("some").as_slice(), b"old");
-        assert_eq!(b.get("y").await.expect("get").expect("some").as_slice(), b"new");
+        assert_eq!(
+            b.get("x").await.expect("get").expect("some").as_slice(),
+            b"old"
+        );
+        assert_eq!(
+            b.get("y").await.expect("get").expect("some").as_slice(),
+            b"new"
+        );
     }
 }

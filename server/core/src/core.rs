@@ -198,20 +198,28 @@ impl Core {
         let shares = seal::split(&unseal_key, cfg.secret_shares, cfg.secret_threshold)
             .map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
 
-        let wrapped = barrier::seal_value(&unseal_key, 0, ROOT_KEY_PATH.as_bytes(), root_key.as_ref());
+        let wrapped =
+            barrier::seal_value(&unseal_key, 0, ROOT_KEY_PATH.as_bytes(), root_key.as_ref());
         self.physical().put(ROOT_KEY_PATH, wrapped).await?;
-        self.barrier.initialize(&root_key).await.map_err(barrier_err)?;
+        self.barrier
+            .initialize(&root_key)
+            .await
+            .map_err(barrier_err)?;
 
         let cluster = ClusterInfo {
-            name: self
-                .config
-                .cluster_name
-                .clone()
-                .unwrap_or_else(|| format!("vault-cluster-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+            name: self.config.cluster_name.clone().unwrap_or_else(|| {
+                format!(
+                    "vault-cluster-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                )
+            }),
             id: uuid::Uuid::new_v4().to_string(),
         };
         let bytes = serde_json::to_vec(&cluster).map_err(|e| CoreError::Internal(e.to_string()))?;
-        self.barrier.put(CLUSTER_INFO_PATH, &bytes).await.map_err(barrier_err)?;
+        self.barrier
+            .put(CLUSTER_INFO_PATH, &bytes)
+            .await
+            .map_err(barrier_err)?;
 
         let active = self.setup_active(true).await?;
         let root_token = active.tokens.create_root_token().await?;
@@ -280,10 +288,9 @@ impl Core {
         let unseal_key = seal::combine(shares, cfg.secret_threshold)
             .map_err(|e| CoreError::invalid(format!("failed to unseal: {e}")))?;
         let root_key = self.unwrap_root_key(&unseal_key).await?;
-        self.barrier
-            .unseal(&root_key)
-            .await
-            .map_err(|_| CoreError::invalid("failed to unseal: the keyring could not be decrypted"))?;
+        self.barrier.unseal(&root_key).await.map_err(|_| {
+            CoreError::invalid("failed to unseal: the keyring could not be decrypted")
+        })?;
         let active = match self.setup_active(false).await {
             Ok(a) => a,
             Err(e) => {
@@ -308,7 +315,9 @@ impl Core {
             )
         })?;
         if plain.len() != 32 {
-            return Err(CoreError::Internal("stored root key has the wrong length".into()));
+            return Err(CoreError::Internal(
+                "stored root key has the wrong length".into(),
+            ));
         }
         let mut k = Zeroizing::new([0u8; 32]);
         k.copy_from_slice(&plain);
@@ -346,7 +355,11 @@ impl Core {
             t: cfg.as_ref().map(|c| c.secret_threshold).unwrap_or(0),
             n: cfg.as_ref().map(|c| c.secret_shares).unwrap_or(0),
             progress: if active.is_some() { 0 } else { p.shares.len() },
-            nonce: if active.is_some() { String::new() } else { p.nonce.clone() },
+            nonce: if active.is_some() {
+                String::new()
+            } else {
+                p.nonce.clone()
+            },
             recovery_seal: false,
             version: VERSION.into(),
             commit_date: String::new(),
@@ -403,8 +416,15 @@ impl Core {
 
     /// Builds the unsealed state: cluster info, mount tables, policies, audit.
     async fn setup_active(self: &Arc<Self>, first_time: bool) -> Result<Arc<Active>, CoreError> {
-        let info: ClusterInfo = match self.barrier.get(CLUSTER_INFO_PATH).await.map_err(barrier_err)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| CoreError::Internal(e.to_string()))?,
+        let info: ClusterInfo = match self
+            .barrier
+            .get(CLUSTER_INFO_PATH)
+            .await
+            .map_err(barrier_err)?
+        {
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| CoreError::Internal(e.to_string()))?
+            }
             None => return Err(CoreError::Internal("cluster info missing".into())),
         };
         let tokens = TokenStore::new(self.barrier.clone()).await?;
@@ -490,16 +510,31 @@ impl Active {
         let mut secrets = self.read_table(MOUNT_TABLE_PATH).await?;
         let mut auth = self.read_table(AUTH_TABLE_PATH).await?;
         if first_time || secrets.entries.is_empty() {
-            let mut cubby = MountEntry::new(TableKind::Secrets, "cubbyhole", "cubbyhole", "per-token private secret storage");
+            let mut cubby = MountEntry::new(
+                TableKind::Secrets,
+                "cubbyhole",
+                "cubbyhole",
+                "per-token private secret storage",
+            );
             cubby.local = true;
-            let mut sys = MountEntry::new(TableKind::Secrets, "sys", "system", "system endpoints used for control, policy and debugging");
+            let mut sys = MountEntry::new(
+                TableKind::Secrets,
+                "sys",
+                "system",
+                "system endpoints used for control, policy and debugging",
+            );
             sys.seal_wrap = true;
             sys.config.passthrough_request_headers = vec!["Accept".into()];
             secrets.entries = vec![cubby, sys];
             self.write_table(MOUNT_TABLE_PATH, &secrets).await?;
         }
         if first_time || auth.entries.is_empty() {
-            auth.entries = vec![MountEntry::new(TableKind::Auth, "token", "token", "token based credentials")];
+            auth.entries = vec![MountEntry::new(
+                TableKind::Auth,
+                "token",
+                "token",
+                "token based credentials",
+            )];
             self.write_table(AUTH_TABLE_PATH, &auth).await?;
         }
         let mut router = Router::new();
@@ -513,7 +548,8 @@ impl Active {
 
     fn route_for(&self, entry: MountEntry) -> Result<RouteEntry, CoreError> {
         let backend = engines::new_backend(&entry)?;
-        let storage = crate::logical::StorageView::new(self.barrier.clone(), entry.storage_prefix());
+        let storage =
+            crate::logical::StorageView::new(self.barrier.clone(), entry.storage_prefix());
         Ok(RouteEntry {
             entry: Arc::new(entry),
             backend,
@@ -524,7 +560,8 @@ impl Active {
     async fn read_table(&self, path: &str) -> Result<MountTable, CoreError> {
         match self.barrier.get(path).await.map_err(barrier_err)? {
             None => Ok(MountTable::default()),
-            Some(b) => serde_json::from_slice(&b).map_err(|e| CoreError::Internal(format!("mount table: {e}"))),
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| CoreError::Internal(format!("mount table: {e}"))),
         }
     }
 
@@ -553,7 +590,8 @@ impl Active {
         let route = self.route_for(entry.clone())?;
         let mut table = self.read_table(Self::table_path(entry.table)).await?;
         table.entries.push(entry.clone());
-        self.write_table(Self::table_path(entry.table), &table).await?;
+        self.write_table(Self::table_path(entry.table), &table)
+            .await?;
         self.router.write().insert(route);
         Ok(())
     }
@@ -584,7 +622,8 @@ impl Active {
             return Err(CoreError::invalid(format!("no mount at {}", entry.path)));
         };
         *slot = entry.clone();
-        self.write_table(Self::table_path(entry.table), &table).await?;
+        self.write_table(Self::table_path(entry.table), &table)
+            .await?;
         let route = self.route_for(entry)?;
         self.router.write().insert(route);
         Ok(())
@@ -602,7 +641,10 @@ impl Active {
 
     /// The route for a full path, with the path relative to the mount.
     pub fn route(&self, path: &str) -> Option<(RouteEntry, String)> {
-        self.router.read().route(path).map(|(r, rest)| (r.clone(), rest))
+        self.router
+            .read()
+            .route(path)
+            .map(|(r, rest)| (r.clone(), rest))
     }
 
     /// The request pipeline.
@@ -622,7 +664,10 @@ impl Active {
 
         let unauthenticated = path_matches(route.backend.unauthenticated_paths(), &rel);
         if !unauthenticated {
-            let token = req.client_token.clone().ok_or(CoreError::PermissionDenied)?;
+            let token = req
+                .client_token
+                .clone()
+                .ok_or(CoreError::PermissionDenied)?;
             let entry = self
                 .tokens
                 .lookup(&token)
@@ -676,7 +721,10 @@ impl Active {
             }
         };
         if let Some(login) = resp.login.take() {
-            let auth = self.tokens.create_from_login(&login, &route.entry, &path).await?;
+            let auth = self
+                .tokens
+                .create_from_login(&login, &route.entry, &path)
+                .await?;
             resp.auth = Some(auth);
         }
         self.audit.log_response(&req, &resp).await?;

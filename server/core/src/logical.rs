@@ -282,15 +282,24 @@ impl StorageView {
     }
 
     pub async fn put(&self, key: &str, value: &[u8]) -> Result<(), CoreError> {
-        self.barrier.put(&self.full(key), value).await.map_err(barrier_err)
+        self.barrier
+            .put(&self.full(key), value)
+            .await
+            .map_err(barrier_err)
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), CoreError> {
-        self.barrier.delete(&self.full(key)).await.map_err(barrier_err)
+        self.barrier
+            .delete(&self.full(key))
+            .await
+            .map_err(barrier_err)
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, CoreError> {
-        self.barrier.list(&self.full(prefix)).await.map_err(barrier_err)
+        self.barrier
+            .list(&self.full(prefix))
+            .await
+            .map_err(barrier_err)
     }
 
     /// Writes several keys atomically; `None` deletes.
@@ -300,7 +309,10 @@ impl StorageView {
     }
 
     /// Reads and decodes a JSON value.
-    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CoreError> {
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, CoreError> {
         match self.get(key).await? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)

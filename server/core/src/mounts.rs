@@ -112,7 +112,12 @@ impl MountEntry {
 
     /// The KV version from `options.version` (`1` when absent).
     pub fn kv_version(&self) -> u8 {
-        match self.options.as_ref().and_then(|o| o.get("version")).map(|s| s.as_str()) {
+        match self
+            .options
+            .as_ref()
+            .and_then(|o| o.get("version"))
+            .map(|s| s.as_str())
+        {
             Some("2") => 2,
             _ => 1,
         }
@@ -192,11 +197,6 @@ fn accessor_prefix(table: TableKind, mount_type: &str) -> &str {
 /// `name_xxxxxxxx` with 8 random hex digits.
 pub fn new_accessor(prefix: &str) -> String {
     let n: u32 = rand::thread_rng().gen();
-    let prefix = if prefix.starts_with("auth_") || prefix == "auth_token" {
-        prefix.to_string()
-    } else {
-        prefix.to_string()
-    };
     format!("{prefix}_{n:08x}")
 }
 

@@ -83,8 +83,9 @@ impl PolicyStore {
         let Some(stored) = self.view.get_json::<StoredPolicy>(&name).await? else {
             return Ok(None);
         };
-        let p = Policy::parse(&name, &stored.raw)
-            .map_err(|e| CoreError::Internal(format!("stored policy {name:?} does not parse: {e}")))?;
+        let p = Policy::parse(&name, &stored.raw).map_err(|e| {
+            CoreError::Internal(format!("stored policy {name:?} does not parse: {e}"))
+        })?;
         let p = Arc::new(p);
         self.policies.write().insert(name, p.clone());
         Ok(Some(p))

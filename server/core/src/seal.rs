@@ -157,8 +157,11 @@ mod tests {
         assert!(shares.iter().all(|s| s.len() == 33));
         let got = combine(&shares[1..4], 3).expect("combine");
         assert_eq!(got.as_ref(), key.as_ref());
-        let got = combine(&[shares[4].clone(), shares[0].clone(), shares[2].clone()], 3)
-            .expect("combine any order");
+        let got = combine(
+            &[shares[4].clone(), shares[0].clone(), shares[2].clone()],
+            3,
+        )
+        .expect("combine any order");
         assert_eq!(got.as_ref(), key.as_ref());
         assert!(combine(&shares[..2], 3).is_err(), "too few shares");
         // Shares from another split combine into a different key.

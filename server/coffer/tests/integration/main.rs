@@ -4,6 +4,8 @@
 //! Add new test modules next to this file (or in subdirectories) and list
 //! them below; reuse [`harness`] to start servers and make clients.
 
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 mod http;
 mod openbao;

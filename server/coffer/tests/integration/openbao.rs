@@ -393,9 +393,6 @@ const VOLATILE_KEYS: &[&str] = &[
     "uuid",
     "cluster_name",
     "cluster_id",
-    "version",
-    "commit_date",
-    "build_date",
     "created_time",
     "updated_time",
     "issue_time",
@@ -413,6 +410,9 @@ const VOLATILE_KEYS: &[&str] = &[
     "server_time_utc",
     "id",
 ];
+
+/// Build information: differs between any two products, compared not at all.
+const BUILD_KEYS: &[&str] = &["version", "commit_date", "build_date"];
 
 /// Replaces volatile values (by key, keeping emptiness/null/type visible)
 /// and normalises every string with [`normalize_text`].
@@ -433,7 +433,9 @@ pub fn normalize_json(v: &Value, addr: &str) -> Value {
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| {
-                    let nv = if VOLATILE_KEYS.contains(&k.as_str()) && !(k == "id" && v == "root") {
+                    let nv = if BUILD_KEYS.contains(&k.as_str()) {
+                        Value::String("<BUILD>".into())
+                    } else if VOLATILE_KEYS.contains(&k.as_str()) && !(k == "id" && v == "root") {
                         shape(v)
                     } else {
                         normalize_json(v, addr)

@@ -17,7 +17,9 @@ fn content_types() -> impl Strategy<Value = Option<String>> {
         Just(None),
         Just(Some("application/json".to_string())),
         Just(Some("application/x-www-form-urlencoded".to_string())),
-        Just(Some("application/x-www-form-urlencoded; charset=utf-8".to_string())),
+        Just(Some(
+            "application/x-www-form-urlencoded; charset=utf-8".to_string()
+        )),
         Just(Some("Application/X-WWW-Form-Urlencoded".to_string())),
         Just(Some("application/merge-patch+json".to_string())),
         Just(Some("text/plain".to_string())),
@@ -54,10 +56,15 @@ fn check_decoded(r: &Result<coffer_core::logical::Data, ParseError>) -> Result<(
     match r {
         Ok(_) => Ok(()),
         Err(e @ ParseError::Json(_)) => {
-            prop_assert!(e.to_string().starts_with("failed to decode JSON input: "), "{e}");
+            prop_assert!(
+                e.to_string().starts_with("failed to decode JSON input: "),
+                "{e}"
+            );
             Ok(())
         }
-        Err(other) => Err(TestCaseError::fail(format!("unexpected error kind for a body: {other:?}"))),
+        Err(other) => Err(TestCaseError::fail(format!(
+            "unexpected error kind for a body: {other:?}"
+        ))),
     }
 }
 
@@ -257,7 +264,8 @@ fn live_server_survives_arbitrary_bodies() {
         prop_oneof![
             prop::collection::vec(any::<u8>(), 0..256),
             json_value().prop_map(|v| serde_json::to_vec(&v).expect("json")),
-            json_object().prop_map(|o| serde_json::to_vec(&serde_json::json!({ "data": o })).expect("json")),
+            json_object()
+                .prop_map(|o| serde_json::to_vec(&serde_json::json!({ "data": o })).expect("json")),
         ],
     );
     runner
@@ -265,7 +273,10 @@ fn live_server_survives_arbitrary_bodies() {
             let url = server.api(path);
             let resp = rt.block_on(async {
                 let mut rb = c
-                    .request(reqwest::Method::from_bytes(method.as_bytes()).expect("method"), &url)
+                    .request(
+                        reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                        &url,
+                    )
                     .header("X-Vault-Token", "root")
                     .body(body.clone());
                 if let Some(ct) = &ct {
@@ -273,16 +284,28 @@ fn live_server_survives_arbitrary_bodies() {
                         rb = rb.header("Content-Type", v);
                     }
                 }
-                let r = rb.send().await.map_err(|e| format!("{method} {url}: {e}"))?;
+                let r = rb
+                    .send()
+                    .await
+                    .map_err(|e| format!("{method} {url}: {e}"))?;
                 let status = r.status().as_u16();
                 let text = r.text().await.unwrap_or_default();
                 Ok::<_, String>((status, text))
             });
             let (status, text) = resp.map_err(TestCaseError::fail)?;
-            prop_assert!(status < 500, "{} {} ({:?}) -> {} {}", method, path, ct, status, text);
+            prop_assert!(
+                status < 500,
+                "{} {} ({:?}) -> {} {}",
+                method,
+                path,
+                ct,
+                status,
+                text
+            );
             if status >= 400 {
-                let v: Value = serde_json::from_str(&text)
-                    .map_err(|e| TestCaseError::fail(format!("{status} body not JSON ({e}): {text:?}")))?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    TestCaseError::fail(format!("{status} body not JSON ({e}): {text:?}"))
+                })?;
                 prop_assert!(v["errors"].is_array(), "{} {}", status, text);
             }
             Ok(())
@@ -290,7 +313,15 @@ fn live_server_survives_arbitrary_bodies() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Alive and still the dev server it was (not sealed, root works).
     let (status, _) = rt.block_on(async {
-        let r = call_with(&c, "GET", &server.api("auth/token/lookup-self"), Some("root"), None, &[]).await;
+        let r = call_with(
+            &c,
+            "GET",
+            &server.api("auth/token/lookup-self"),
+            Some("root"),
+            None,
+            &[],
+        )
+        .await;
         (r.status, r.body)
     });
     assert_eq!(status, 200);

@@ -43,7 +43,13 @@ async fn root_call(server: &CofferServer, method: &str, path: &str, body: Option
     .await
 }
 
-async fn must(server: &CofferServer, method: &str, path: &str, body: Option<&str>, status: u16) -> Reply {
+async fn must(
+    server: &CofferServer,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    status: u16,
+) -> Reply {
     let r = root_call(server, method, path, body).await;
     assert_eq!(r.status, status, "{method} {path}: {}", r.body);
     r
@@ -54,7 +60,14 @@ async fn must(server: &CofferServer, method: &str, path: &str, body: Option<&str
 async fn bring_up(server: &mut CofferServer) -> InitKeys {
     let keys = harness::init(server, 3, 2).await;
     harness::unseal_all(server, &keys).await;
-    must(server, "POST", "sys/mounts/secret", Some(r#"{"type":"kv-v2"}"#), 204).await;
+    must(
+        server,
+        "POST",
+        "sys/mounts/secret",
+        Some(r#"{"type":"kv-v2"}"#),
+        204,
+    )
+    .await;
     must(
         server,
         "POST",
@@ -74,14 +87,49 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
 
     let versions: Vec<String> = (1..=4).map(|i| secret_value(&format!("v2-{i}"))).collect();
     for v in &versions {
-        must(&server, "PUT", "secret/data/app", Some(&json!({"data": {"pw": v}}).to_string()), 200).await;
+        must(
+            &server,
+            "PUT",
+            "secret/data/app",
+            Some(&json!({"data": {"pw": v}}).to_string()),
+            200,
+        )
+        .await;
     }
     // Version 2 soft-deleted, version 1 destroyed: both states must survive.
-    must(&server, "POST", "secret/delete/app", Some(r#"{"versions":[2]}"#), 204).await;
-    must(&server, "PUT", "secret/destroy/app", Some(r#"{"versions":[1]}"#), 204).await;
-    must(&server, "POST", "secret/metadata/app", Some(r#"{"max_versions":9,"custom_metadata":{"o":"x"}}"#), 204).await;
+    must(
+        &server,
+        "POST",
+        "secret/delete/app",
+        Some(r#"{"versions":[2]}"#),
+        204,
+    )
+    .await;
+    must(
+        &server,
+        "PUT",
+        "secret/destroy/app",
+        Some(r#"{"versions":[1]}"#),
+        204,
+    )
+    .await;
+    must(
+        &server,
+        "POST",
+        "secret/metadata/app",
+        Some(r#"{"max_versions":9,"custom_metadata":{"o":"x"}}"#),
+        204,
+    )
+    .await;
     let kv1_value = secret_value("kv1");
-    must(&server, "PUT", "kv1/dir/one", Some(&json!({"k": kv1_value}).to_string()), 204).await;
+    must(
+        &server,
+        "PUT",
+        "kv1/dir/one",
+        Some(&json!({"k": kv1_value}).to_string()),
+        204,
+    )
+    .await;
     must(
         &server,
         "PUT",
@@ -98,8 +146,14 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
         200,
     )
     .await;
-    let child = r.json()["auth"]["client_token"].as_str().expect("token").to_string();
-    let child_accessor = r.json()["auth"]["accessor"].as_str().expect("accessor").to_string();
+    let child = r.json()["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let child_accessor = r.json()["auth"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_string();
 
     server.restart().expect("restart");
 
@@ -107,7 +161,11 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
     let r = call(&c, "GET", &server.api("sys/seal-status"), None, None).await;
     assert_eq!(r.status, 200);
     let st = r.json();
-    assert_eq!((st["initialized"].clone(), st["sealed"].clone()), (json!(true), json!(true)), "{st}");
+    assert_eq!(
+        (st["initialized"].clone(), st["sealed"].clone()),
+        (json!(true), json!(true)),
+        "{st}"
+    );
     assert_eq!((st["t"].as_u64(), st["n"].as_u64()), (Some(2), Some(3)));
     for (method, path, token) in [
         ("GET", "secret/data/app", keys.root_token.as_str()),
@@ -115,8 +173,19 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
         ("GET", "auth/token/lookup-self", child.as_str()),
         ("PUT", "secret/data/app", keys.root_token.as_str()),
     ] {
-        let r = call(&c, method, &server.api(path), Some(token), Some(r#"{"data":{"x":"y"}}"#)).await;
-        assert_eq!((r.status, r.body.as_str()), (503, SEALED_BODY), "{method} {path} while sealed");
+        let r = call(
+            &c,
+            method,
+            &server.api(path),
+            Some(token),
+            Some(r#"{"data":{"x":"y"}}"#),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (503, SEALED_BODY),
+            "{method} {path} while sealed"
+        );
     }
     let r = call(&c, "GET", &server.api("sys/health"), None, None).await;
     assert_eq!(r.status, 503);
@@ -137,7 +206,9 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
     }
     let r = read(2).await;
     assert_eq!(r.status, 404);
-    assert!(r.json()["data"]["metadata"]["deletion_time"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(r.json()["data"]["metadata"]["deletion_time"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
     let r = read(1).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["data"]["metadata"]["destroyed"], true);
@@ -149,22 +220,55 @@ async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
     let r = must(&server, "GET", "kv1/dir/one", None, 200).await;
     assert_eq!(r.json()["data"]["k"], kv1_value.as_str());
     let r = must(&server, "GET", "sys/policies/acl/reader", None, 200).await;
-    assert!(r.json()["data"]["policy"].as_str().is_some_and(|p| p.contains("secret/data/*")));
+    assert!(r.json()["data"]["policy"]
+        .as_str()
+        .is_some_and(|p| p.contains("secret/data/*")));
 
     // The child token still works, with its policy, metadata and accessor.
-    let r = call(&c, "GET", &server.api("auth/token/lookup-self"), Some(&child), None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("auth/token/lookup-self"),
+        Some(&child),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let d = r.json()["data"].clone();
     assert_eq!(d["policies"], json!(["default", "reader"]));
     assert_eq!(d["meta"], json!({"team": "a"}));
     assert_eq!(d["accessor"], child_accessor.as_str());
-    assert!(d["ttl"].as_u64().is_some_and(|t| t > 7000 && t <= 7200), "{d}");
-    let r = call(&c, "GET", &server.api("secret/data/app"), Some(&child), None).await;
+    assert!(
+        d["ttl"].as_u64().is_some_and(|t| t > 7000 && t <= 7200),
+        "{d}"
+    );
+    let r = call(
+        &c,
+        "GET",
+        &server.api("secret/data/app"),
+        Some(&child),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(&c, "PUT", &server.api("secret/data/app"), Some(&child), Some(r#"{"data":{}}"#)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("secret/data/app"),
+        Some(&child),
+        Some(r#"{"data":{}}"#),
+    )
+    .await;
     assert_eq!(r.status, 403, "{}", r.body);
     // Writes after the restart continue the version sequence.
-    let r = must(&server, "PUT", "secret/data/app", Some(r#"{"data":{"pw":"5"}}"#), 200).await;
+    let r = must(
+        &server,
+        "PUT",
+        "secret/data/app",
+        Some(r#"{"data":{"pw":"5"}}"#),
+        200,
+    )
+    .await;
     assert_eq!(r.json()["data"]["version"], 5);
 }
 
@@ -178,7 +282,10 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.is_file() {
-                out.push((p.clone(), std::fs::read(&p).unwrap_or_else(|e| panic!("read {p:?}: {e}"))));
+                out.push((
+                    p.clone(),
+                    std::fs::read(&p).unwrap_or_else(|e| panic!("read {p:?}: {e}")),
+                ));
             }
         }
     }
@@ -196,7 +303,10 @@ fn encodings(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
     ];
     for (name, engine) in [
         ("base64", &base64::engine::general_purpose::STANDARD_NO_PAD),
-        ("base64url", &base64::engine::general_purpose::URL_SAFE_NO_PAD),
+        (
+            "base64url",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ),
     ] {
         for k in 0..3usize {
             let mut buf = vec![0u8; k];
@@ -262,12 +372,33 @@ async fn nothing_secret_in_storage_or_audit_log() {
     let mut secrets: Vec<(String, Vec<u8>)> = Vec::new();
     let v2: Vec<String> = (1..=3).map(|i| secret_value(&format!("kv2-{i}"))).collect();
     for v in &v2 {
-        must(&server, "PUT", "secret/data/app", Some(&json!({"data": {"password": v}}).to_string()), 200).await;
+        must(
+            &server,
+            "PUT",
+            "secret/data/app",
+            Some(&json!({"data": {"password": v}}).to_string()),
+            200,
+        )
+        .await;
     }
     let kv1 = secret_value("kv1");
-    must(&server, "PUT", "kv1/app", Some(&json!({"password": kv1}).to_string()), 204).await;
+    must(
+        &server,
+        "PUT",
+        "kv1/app",
+        Some(&json!({"password": kv1}).to_string()),
+        204,
+    )
+    .await;
     let cubby = secret_value("cubby");
-    must(&server, "PUT", "cubbyhole/x", Some(&json!({"c": cubby}).to_string()), 204).await;
+    must(
+        &server,
+        "PUT",
+        "cubbyhole/x",
+        Some(&json!({"c": cubby}).to_string()),
+        204,
+    )
+    .await;
     let meta_value = secret_value("meta");
     let r = must(
         &server,
@@ -277,9 +408,22 @@ async fn nothing_secret_in_storage_or_audit_log() {
         200,
     )
     .await;
-    let child = r.json()["auth"]["client_token"].as_str().expect("token").to_string();
-    let child_accessor = r.json()["auth"]["accessor"].as_str().expect("accessor").to_string();
-    must(&server, "POST", "sys/auth/userpass", Some(r#"{"type":"userpass"}"#), 204).await;
+    let child = r.json()["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let child_accessor = r.json()["auth"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_string();
+    must(
+        &server,
+        "POST",
+        "sys/auth/userpass",
+        Some(r#"{"type":"userpass"}"#),
+        204,
+    )
+    .await;
     let password = secret_value("pw");
     must(
         &server,
@@ -298,15 +442,32 @@ async fn nothing_secret_in_storage_or_audit_log() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let login = r.json()["auth"]["client_token"].as_str().expect("token").to_string();
+    let login = r.json()["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     // Reads (response data in the audit log), a lookup of the child token
     // (the token id in request and response data), a denied request.
     for path in ["secret/data/app", "kv1/app", "cubbyhole/x"] {
         must(&server, "GET", path, None, 200).await;
     }
-    let r = must(&server, "POST", "auth/token/lookup", Some(&json!({"token": child}).to_string()), 200).await;
+    let r = must(
+        &server,
+        "POST",
+        "auth/token/lookup",
+        Some(&json!({"token": child}).to_string()),
+        200,
+    )
+    .await;
     assert_eq!(r.json()["data"]["id"], child.as_str());
-    let r = call(&c, "GET", &server.api("secret/data/app"), Some(&child), None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("secret/data/app"),
+        Some(&child),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 403);
 
     // sys/audit-hash/a agrees with the HMACs in the log.
@@ -315,7 +476,14 @@ async fn nothing_secret_in_storage_or_audit_log() {
         let url = server.api("sys/audit-hash/a");
         let tok = keys.root_token.clone();
         async move {
-            let r = call(&c, "PUT", &url, Some(&tok), Some(&json!({ "input": input }).to_string())).await;
+            let r = call(
+                &c,
+                "PUT",
+                &url,
+                Some(&tok),
+                Some(&json!({ "input": input }).to_string()),
+            )
+            .await;
             assert_eq!(r.status, 200, "audit-hash: {}", r.body);
             let h = r.json()["data"]["hash"].as_str().expect("hash").to_string();
             assert!(h.starts_with("hmac-sha256:") && h.len() == 12 + 64, "{h}");
@@ -333,15 +501,21 @@ async fn nothing_secret_in_storage_or_audit_log() {
     let log = std::fs::read_to_string(dir.join("audit.log")).expect("audit log");
     let lines: Vec<Value> = log
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line not JSON ({e}): {l}"))
+        })
         .collect();
     assert!(lines.len() > 20, "{} audit lines", lines.len());
     let kind = |l: &Value| l["type"].as_str().unwrap_or_default().to_string();
-    assert!(lines.iter().all(|l| kind(l) == "request" || kind(l) == "response"));
+    assert!(lines
+        .iter()
+        .all(|l| kind(l) == "request" || kind(l) == "response"));
     let find_line = |typ: &str, op: &str, path: &str| {
         lines
             .iter()
-            .filter(|l| kind(l) == typ && l["request"]["path"] == path && l["request"]["operation"] == op)
+            .filter(|l| {
+                kind(l) == typ && l["request"]["path"] == path && l["request"]["operation"] == op
+            })
             .cloned()
             .collect::<Vec<_>>()
     };
@@ -349,14 +523,22 @@ async fn nothing_secret_in_storage_or_audit_log() {
     let writes = find_line("request", "update", "secret/data/app");
     let creates = find_line("request", "create", "secret/data/app");
     let all_writes: Vec<&Value> = creates.iter().chain(writes.iter()).collect();
-    assert_eq!(all_writes.len(), 3, "request lines for the 3 writes: {all_writes:?}");
+    assert_eq!(
+        all_writes.len(),
+        3,
+        "request lines for the 3 writes: {all_writes:?}"
+    );
     assert!(
-        all_writes.iter().any(|l| l["request"]["data"]["data"]["password"] == h_last.as_str()),
+        all_writes
+            .iter()
+            .any(|l| l["request"]["data"]["data"]["password"] == h_last.as_str()),
         "no request line with {h_last}: {all_writes:?}"
     );
     let reads = find_line("response", "read", "secret/data/app");
     assert!(
-        reads.iter().any(|l| l["response"]["data"]["data"]["password"] == h_last.as_str()),
+        reads
+            .iter()
+            .any(|l| l["response"]["data"]["data"]["password"] == h_last.as_str()),
         "no response line with {h_last}: {reads:?}"
     );
     assert!(find_line("response", "read", "kv1/app")
@@ -367,13 +549,17 @@ async fn nothing_secret_in_storage_or_audit_log() {
     assert!(
         lookups
             .iter()
-            .any(|l| l["request"]["data"]["token"] == h_child.as_str() && l["response"]["data"]["id"] == h_child.as_str()),
+            .any(|l| l["request"]["data"]["token"] == h_child.as_str()
+                && l["response"]["data"]["id"] == h_child.as_str()),
         "{lookups:?}"
     );
     // The denied request: its auth is the child token's HMAC.
     let denied: Vec<_> = lines
         .iter()
-        .filter(|l| l["request"]["path"] == "secret/data/app" && l["auth"]["client_token"] == h_child.as_str())
+        .filter(|l| {
+            l["request"]["path"] == "secret/data/app"
+                && l["auth"]["client_token"] == h_child.as_str()
+        })
         .collect();
     assert!(!denied.is_empty(), "no audit line for the denied request");
     // The login: password HMACed in the request, the new token in the response.
@@ -382,7 +568,8 @@ async fn nothing_secret_in_storage_or_audit_log() {
     assert!(
         logins
             .iter()
-            .any(|l| l["request"]["data"]["password"] == h_password.as_str() && l["response"]["auth"]["client_token"] == h_login.as_str()),
+            .any(|l| l["request"]["data"]["password"] == h_password.as_str()
+                && l["response"]["auth"]["client_token"] == h_login.as_str()),
         "{logins:?}"
     );
     assert!(log.contains("hmac-sha256:"));
@@ -405,21 +592,41 @@ async fn nothing_secret_in_storage_or_audit_log() {
     secrets.push(("login token".into(), login.into_bytes()));
     for (i, k) in keys.keys.iter().enumerate() {
         secrets.push((format!("unseal key {i} (hex text)"), k.clone().into_bytes()));
-        secrets.push((format!("unseal key {i} (bytes)"), hex::decode(k).expect("hex key")));
+        secrets.push((
+            format!("unseal key {i} (bytes)"),
+            hex::decode(k).expect("hex key"),
+        ));
     }
     for (i, k) in keys.keys_base64.iter().enumerate() {
-        secrets.push((format!("unseal key {i} (base64 text)"), k.clone().into_bytes()));
+        secrets.push((
+            format!("unseal key {i} (base64 text)"),
+            k.clone().into_bytes(),
+        ));
     }
     let files = files_under(&dir);
-    assert!(files.iter().any(|(p, _)| p.starts_with(dir.join("raft"))), "no raft files");
+    assert!(
+        files.iter().any(|(p, _)| p.starts_with(dir.join("raft"))),
+        "no raft files"
+    );
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     assert!(total > 1000, "only {total} bytes under {dir:?}");
     let found = leaks(&files, &secrets);
-    assert!(found.is_empty(), "secrets in plaintext on disk:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "secrets in plaintext on disk:\n{}",
+        found.join("\n")
+    );
     // Nor in the server's own output (a raft server never prints tokens).
-    let out_file = vec![(PathBuf::from("<server stdout/stderr>"), out_text.into_bytes())];
+    let out_file = vec![(
+        PathBuf::from("<server stdout/stderr>"),
+        out_text.into_bytes(),
+    )];
     let found = leaks(&out_file, &secrets);
-    assert!(found.is_empty(), "secrets in the server's output:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "secrets in the server's output:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -435,8 +642,12 @@ fn leak_scanner_finds_every_encoding() {
                 "raw" => doc.clone(),
                 "hex" => hex::encode(&doc).into_bytes(),
                 "HEX" => hex::encode_upper(&doc).into_bytes(),
-                e if e.starts_with("base64url") => base64::engine::general_purpose::URL_SAFE.encode(&doc).into_bytes(),
-                _ => base64::engine::general_purpose::STANDARD.encode(&doc).into_bytes(),
+                e if e.starts_with("base64url") => base64::engine::general_purpose::URL_SAFE
+                    .encode(&doc)
+                    .into_bytes(),
+                _ => base64::engine::general_purpose::STANDARD
+                    .encode(&doc)
+                    .into_bytes(),
             };
             let at = enc.rsplit('@').next().and_then(|k| k.parse::<usize>().ok());
             if at.is_none() || at == Some(prefix.len() % 3) {
@@ -471,50 +682,220 @@ fn bad(label: &'static str, method: &'static str, path: &str, body: Option<&str>
 
 fn dev_bad_requests() -> Vec<Bad> {
     let mut v = vec![
-        bad("malformed json", "POST", "v1/secret/data/malformed", Some(r#"{"data":"#)),
-        bad("not json", "POST", "v1/secret/data/malformed", Some("not json")),
-        bad("json array", "POST", "v1/secret/data/malformed", Some("[1,2]")),
-        bad("json string", "POST", "v1/secret/data/malformed", Some("\"s\"")),
-        bad("data not a map", "POST", "v1/secret/data/wrongtype", Some(r#"{"data":"notamap"}"#)),
-        bad("data a list", "POST", "v1/secret/data/wrongtype", Some(r#"{"data":[1]}"#)),
-        bad("cas not a number", "POST", "v1/secret/data/wrongtype", Some(r#"{"data":{"a":1},"options":{"cas":"abc"}}"#)),
-        bad("cas mismatch on new key", "POST", "v1/secret/data/wrongtype", Some(r#"{"data":{"a":1},"options":{"cas":5}}"#)),
-        bad("no data", "POST", "v1/secret/data/wrongtype", Some(r#"{"options":{}}"#)),
+        bad(
+            "malformed json",
+            "POST",
+            "v1/secret/data/malformed",
+            Some(r#"{"data":"#),
+        ),
+        bad(
+            "not json",
+            "POST",
+            "v1/secret/data/malformed",
+            Some("not json"),
+        ),
+        bad(
+            "json array",
+            "POST",
+            "v1/secret/data/malformed",
+            Some("[1,2]"),
+        ),
+        bad(
+            "json string",
+            "POST",
+            "v1/secret/data/malformed",
+            Some("\"s\""),
+        ),
+        bad(
+            "data not a map",
+            "POST",
+            "v1/secret/data/wrongtype",
+            Some(r#"{"data":"notamap"}"#),
+        ),
+        bad(
+            "data a list",
+            "POST",
+            "v1/secret/data/wrongtype",
+            Some(r#"{"data":[1]}"#),
+        ),
+        bad(
+            "cas not a number",
+            "POST",
+            "v1/secret/data/wrongtype",
+            Some(r#"{"data":{"a":1},"options":{"cas":"abc"}}"#),
+        ),
+        bad(
+            "cas mismatch on new key",
+            "POST",
+            "v1/secret/data/wrongtype",
+            Some(r#"{"data":{"a":1},"options":{"cas":5}}"#),
+        ),
+        bad(
+            "no data",
+            "POST",
+            "v1/secret/data/wrongtype",
+            Some(r#"{"options":{}}"#),
+        ),
         bad("bad version", "GET", "v1/secret/data/x?version=abc", None),
-        bad("max_versions string", "POST", "v1/secret/metadata/wrongmeta", Some(r#"{"max_versions":"many"}"#)),
-        bad("delete versions not list", "POST", "v1/secret/delete/x", Some(r#"{"versions":"all"}"#)),
-        bad("policy not HCL", "PUT", "v1/sys/policies/acl/badpol", Some(r#"{"policy":"path \"x\" {"}"#)),
-        bad("policy bad capability", "PUT", "v1/sys/policies/acl/badpol", Some(r#"{"policy":"path \"x\" { capabilities = [\"fly\"] }"}"#)),
-        bad("policy a number", "PUT", "v1/sys/policies/acl/badpol", Some(r#"{"policy":5}"#)),
-        bad("policy empty", "PUT", "v1/sys/policies/acl/badpol", Some(r#"{"policy":""}"#)),
-        bad("legacy policy bad", "PUT", "v1/sys/policy/badpol", Some(r#"{"policy":"nonsense"}"#)),
-        bad("policies a number", "POST", "v1/auth/token/create", Some(r#"{"policies":5,"ttl":"1m"}"#)),
-        bad("ttl not a duration", "POST", "v1/auth/token/create", Some(r#"{"ttl":"banana"}"#)),
-        bad("num_uses negative", "POST", "v1/auth/token/create", Some(r#"{"num_uses":-1}"#)),
-        bad("renewable not bool", "POST", "v1/auth/token/create", Some(r#"{"renewable":"maybe"}"#)),
-        bad("mount type number", "POST", "v1/sys/mounts/badmount", Some(r#"{"type":5}"#)),
-        bad("mount type unknown", "POST", "v1/sys/mounts/badmount", Some(r#"{"type":"bogus"}"#)),
-        bad("mount no type", "POST", "v1/sys/mounts/badmount", Some("{}")),
-        bad("auth type unknown", "POST", "v1/sys/auth/badauth", Some(r#"{"type":"bogus"}"#)),
+        bad(
+            "max_versions string",
+            "POST",
+            "v1/secret/metadata/wrongmeta",
+            Some(r#"{"max_versions":"many"}"#),
+        ),
+        bad(
+            "delete versions not list",
+            "POST",
+            "v1/secret/delete/x",
+            Some(r#"{"versions":"all"}"#),
+        ),
+        bad(
+            "policy not HCL",
+            "PUT",
+            "v1/sys/policies/acl/badpol",
+            Some(r#"{"policy":"path \"x\" {"}"#),
+        ),
+        bad(
+            "policy bad capability",
+            "PUT",
+            "v1/sys/policies/acl/badpol",
+            Some(r#"{"policy":"path \"x\" { capabilities = [\"fly\"] }"}"#),
+        ),
+        bad(
+            "policy a number",
+            "PUT",
+            "v1/sys/policies/acl/badpol",
+            Some(r#"{"policy":5}"#),
+        ),
+        bad(
+            "policy empty",
+            "PUT",
+            "v1/sys/policies/acl/badpol",
+            Some(r#"{"policy":""}"#),
+        ),
+        bad(
+            "legacy policy bad",
+            "PUT",
+            "v1/sys/policy/badpol",
+            Some(r#"{"policy":"nonsense"}"#),
+        ),
+        bad(
+            "policies a number",
+            "POST",
+            "v1/auth/token/create",
+            Some(r#"{"policies":5,"ttl":"1m"}"#),
+        ),
+        bad(
+            "ttl not a duration",
+            "POST",
+            "v1/auth/token/create",
+            Some(r#"{"ttl":"banana"}"#),
+        ),
+        bad(
+            "num_uses negative",
+            "POST",
+            "v1/auth/token/create",
+            Some(r#"{"num_uses":-1}"#),
+        ),
+        bad(
+            "renewable not bool",
+            "POST",
+            "v1/auth/token/create",
+            Some(r#"{"renewable":"maybe"}"#),
+        ),
+        bad(
+            "mount type number",
+            "POST",
+            "v1/sys/mounts/badmount",
+            Some(r#"{"type":5}"#),
+        ),
+        bad(
+            "mount type unknown",
+            "POST",
+            "v1/sys/mounts/badmount",
+            Some(r#"{"type":"bogus"}"#),
+        ),
+        bad(
+            "mount no type",
+            "POST",
+            "v1/sys/mounts/badmount",
+            Some("{}"),
+        ),
+        bad(
+            "auth type unknown",
+            "POST",
+            "v1/sys/auth/badauth",
+            Some(r#"{"type":"bogus"}"#),
+        ),
         bad("unknown mount", "GET", "v1/nosuchmount/foo", None),
         bad("unknown sys path", "GET", "v1/sys/nosuchendpoint", None),
         bad("not v1", "GET", "nov1/foo", None),
         bad("v2 prefix", "GET", "v2/sys/health", None),
-        bad("405 seal-status DELETE", "DELETE", "v1/sys/seal-status", None),
+        bad(
+            "405 seal-status DELETE",
+            "DELETE",
+            "v1/sys/seal-status",
+            None,
+        ),
         bad("405 health POST", "POST", "v1/sys/health", None),
         bad("405 leader DELETE", "DELETE", "v1/sys/leader", None),
         bad("405 init DELETE", "DELETE", "v1/sys/init", None),
         bad("unknown method", "FROB", "v1/secret/data/x", None),
-        bad("PATCH without merge-patch", "PATCH", "v1/secret/data/x", Some(r#"{"data":{"a":"b"}}"#)),
-        bad("lookup of a bad token", "POST", "v1/auth/token/lookup", Some(r#"{"token":"s.nope"}"#)),
-        bad("lookup without token field", "POST", "v1/auth/token/lookup", Some("{}")),
-        bad("renew of a bad token", "POST", "v1/auth/token/renew", Some(r#"{"token":"s.nope"}"#)),
-        bad("unwrap bad token", "POST", "v1/sys/wrapping/unwrap", Some(r#"{"token":"s.nope"}"#)),
-        bad("capabilities no paths", "POST", "v1/sys/capabilities-self", Some("{}")),
-        bad("userpass login unknown mount", "PUT", "v1/auth/nouserpass/login/x", Some(r#"{"password":"p"}"#)),
+        bad(
+            "PATCH without merge-patch",
+            "PATCH",
+            "v1/secret/data/x",
+            Some(r#"{"data":{"a":"b"}}"#),
+        ),
+        bad(
+            "lookup of a bad token",
+            "POST",
+            "v1/auth/token/lookup",
+            Some(r#"{"token":"s.nope"}"#),
+        ),
+        bad(
+            "lookup without token field",
+            "POST",
+            "v1/auth/token/lookup",
+            Some("{}"),
+        ),
+        bad(
+            "renew of a bad token",
+            "POST",
+            "v1/auth/token/renew",
+            Some(r#"{"token":"s.nope"}"#),
+        ),
+        bad(
+            "unwrap bad token",
+            "POST",
+            "v1/sys/wrapping/unwrap",
+            Some(r#"{"token":"s.nope"}"#),
+        ),
+        bad(
+            "capabilities no paths",
+            "POST",
+            "v1/sys/capabilities-self",
+            Some("{}"),
+        ),
+        bad(
+            "userpass login unknown mount",
+            "PUT",
+            "v1/auth/nouserpass/login/x",
+            Some(r#"{"password":"p"}"#),
+        ),
         bad("wrap ttl bad", "GET", "v1/secret/data/x", None),
-        bad("sys/unseal on an unsealed server", "PUT", "v1/sys/unseal", Some(r#"{"key":"zz"}"#)),
-        bad("sys/init on an initialised server", "PUT", "v1/sys/init", Some(r#"{"secret_shares":1,"secret_threshold":1}"#)),
+        bad(
+            "sys/unseal on an unsealed server",
+            "PUT",
+            "v1/sys/unseal",
+            Some(r#"{"key":"zz"}"#),
+        ),
+        bad(
+            "sys/init on an initialised server",
+            "PUT",
+            "v1/sys/init",
+            Some(r#"{"secret_shares":1,"secret_threshold":1}"#),
+        ),
     ];
     for b in v.iter_mut() {
         if b.label == "wrap ttl bad" {
@@ -535,7 +916,12 @@ fn dev_bad_requests() -> Vec<Bad> {
     });
     v.push(Bad {
         headers: vec![("Content-Type", "application/x-www-form-urlencoded")],
-        ..bad("form body, bad duration", "POST", "v1/auth/token/create", Some("ttl=nope"))
+        ..bad(
+            "form body, bad duration",
+            "POST",
+            "v1/auth/token/create",
+            Some("ttl=nope"),
+        )
     });
     v
 }
@@ -548,9 +934,12 @@ fn vault_error_shape(r: &Reply) -> Result<(), String> {
     if r.status < 400 {
         return Ok(());
     }
-    let v: Value = serde_json::from_str(&r.body).map_err(|e| format!("error body not JSON ({e}): {:?}", r.body))?;
+    let v: Value = serde_json::from_str(&r.body)
+        .map_err(|e| format!("error body not JSON ({e}): {:?}", r.body))?;
     let ok = v.as_object().is_some_and(|m| m.len() == 1)
-        && v["errors"].as_array().is_some_and(|a| a.iter().all(Value::is_string));
+        && v["errors"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string));
     if ok {
         Ok(())
     } else {
@@ -560,7 +949,15 @@ fn vault_error_shape(r: &Reply) -> Result<(), String> {
 
 async fn send_bad(c: &reqwest::Client, base: &str, b: &Bad) -> Reply {
     let url = format!("{base}/{}", b.path);
-    call_with(c, b.method, &url, b.token.then_some("root"), b.body.as_deref(), &b.headers).await
+    call_with(
+        c,
+        b.method,
+        &url,
+        b.token.then_some("root"),
+        b.body.as_deref(),
+        &b.headers,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -573,12 +970,25 @@ async fn bad_input_gets_openbao_errors_and_stores_nothing() {
     let accessors = |base: String| {
         let c = c.clone();
         async move {
-            let r = call(&c, "LIST", &format!("{base}/v1/auth/token/accessors"), Some("root"), None).await;
+            let r = call(
+                &c,
+                "LIST",
+                &format!("{base}/v1/auth/token/accessors"),
+                Some("root"),
+                None,
+            )
+            .await;
             assert_eq!(r.status, 200, "{}", r.body);
-            r.json()["data"]["keys"].as_array().map(Vec::len).unwrap_or_default()
+            r.json()["data"]["keys"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or_default()
         }
     };
-    let (c_before, o_before) = (accessors(server.url.clone()).await, accessors(bao.url.clone()).await);
+    let (c_before, o_before) = (
+        accessors(server.url.clone()).await,
+        accessors(bao.url.clone()).await,
+    );
 
     let mut mm = Mismatches::new("bad input, dev servers", BAD_INPUT_KNOWN);
     for b in &reqs {
@@ -586,16 +996,28 @@ async fn bad_input_gets_openbao_errors_and_stores_nothing() {
         let or = send_bad(&c, &bao.url, b).await;
         let head = format!("[{}] {} /{}", b.label, b.method, b.path);
         if cr.status != or.status {
-            mm.push(format!("{head}: status coffer {} {:?} / openbao {} {:?}", cr.status, cr.body, or.status, or.body));
+            mm.push(format!(
+                "{head}: status coffer {} {:?} / openbao {} {:?}",
+                cr.status, cr.body, or.status, or.body
+            ));
             continue;
         }
         if let Err(e) = vault_error_shape(&cr) {
             mm.push(format!("{head}: coffer {e}"));
         }
         if cr.status >= 400 {
-            let errs = |r: &Reply| serde_json::from_str::<Value>(&r.body).ok().map(|v| v["errors"].clone());
+            let errs = |r: &Reply| {
+                serde_json::from_str::<Value>(&r.body)
+                    .ok()
+                    .map(|v| v["errors"].clone())
+            };
             if errs(&cr) != errs(&or) {
-                mm.push(format!("{head} ({}): errors coffer {} / openbao {}", cr.status, cr.body.trim(), or.body.trim()));
+                mm.push(format!(
+                    "{head} ({}): errors coffer {} / openbao {}",
+                    cr.status,
+                    cr.body.trim(),
+                    or.body.trim()
+                ));
             }
         }
     }
@@ -603,7 +1025,14 @@ async fn bad_input_gets_openbao_errors_and_stores_nothing() {
     // Oversized body: 413 on both (the default limit is 32 MiB), nothing stored.
     let big = format!(r#"{{"data":{{"k":"{}"}}}}"#, "x".repeat(33 * 1024 * 1024));
     for (name, base) in [("coffer", &server.url), ("openbao", &bao.url)] {
-        let r = call(&c, "PUT", &format!("{base}/v1/secret/data/big"), Some("root"), Some(&big)).await;
+        let r = call(
+            &c,
+            "PUT",
+            &format!("{base}/v1/secret/data/big"),
+            Some("root"),
+            Some(&big),
+        )
+        .await;
         assert_eq!(r.status, 413, "{name}: oversized body: {}", r.body);
         if name == "coffer" {
             vault_error_shape(&r).unwrap_or_else(|e| panic!("413: {e}"));
@@ -612,19 +1041,63 @@ async fn bad_input_gets_openbao_errors_and_stores_nothing() {
 
     // Nothing stored by any failed request, on either server.
     for (name, base) in [("coffer", server.url.clone()), ("openbao", bao.url.clone())] {
-        for path in ["secret/metadata/malformed", "secret/metadata/wrongtype", "secret/metadata/big", "secret/metadata/wrongmeta"] {
+        for path in [
+            "secret/metadata/malformed",
+            "secret/metadata/wrongtype",
+            "secret/metadata/big",
+            "secret/metadata/wrongmeta",
+        ] {
             let r = call(&c, "GET", &format!("{base}/v1/{path}"), Some("root"), None).await;
-            assert_eq!(r.status, 404, "{name}: {path} exists after failed writes: {}", r.body);
+            assert_eq!(
+                r.status, 404,
+                "{name}: {path} exists after failed writes: {}",
+                r.body
+            );
         }
-        let r = call(&c, "GET", &format!("{base}/v1/sys/policies/acl?list=true"), Some("root"), None).await;
-        assert!(!r.body.contains("badpol"), "{name}: a rejected policy is listed: {}", r.body);
-        let r = call(&c, "GET", &format!("{base}/v1/sys/mounts"), Some("root"), None).await;
-        assert!(!r.body.contains("badmount"), "{name}: a rejected mount exists: {}", r.body);
-        let r = call(&c, "GET", &format!("{base}/v1/sys/auth"), Some("root"), None).await;
-        assert!(!r.body.contains("badauth"), "{name}: a rejected auth mount exists");
+        let r = call(
+            &c,
+            "GET",
+            &format!("{base}/v1/sys/policies/acl?list=true"),
+            Some("root"),
+            None,
+        )
+        .await;
+        assert!(
+            !r.body.contains("badpol"),
+            "{name}: a rejected policy is listed: {}",
+            r.body
+        );
+        let r = call(
+            &c,
+            "GET",
+            &format!("{base}/v1/sys/mounts"),
+            Some("root"),
+            None,
+        )
+        .await;
+        assert!(
+            !r.body.contains("badmount"),
+            "{name}: a rejected mount exists: {}",
+            r.body
+        );
+        let r = call(
+            &c,
+            "GET",
+            &format!("{base}/v1/sys/auth"),
+            Some("root"),
+            None,
+        )
+        .await;
+        assert!(
+            !r.body.contains("badauth"),
+            "{name}: a rejected auth mount exists"
+        );
     }
     // Token creations: exactly the ones OpenBao accepted happened on Coffer too.
-    let (c_after, o_after) = (accessors(server.url.clone()).await, accessors(bao.url.clone()).await);
+    let (c_after, o_after) = (
+        accessors(server.url.clone()).await,
+        accessors(bao.url.clone()).await,
+    );
     if c_after - c_before != o_after - o_before {
         mm.push(format!(
             "tokens created by the bad requests: coffer {}, openbao {}",
@@ -664,29 +1137,61 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     };
     let compare = |mm: &mut Mismatches, label: &str, cr: &Reply, or: &Reply, exact: bool| {
         if cr.status != or.status {
-            mm.push(format!("[{label}] status coffer {} {} / openbao {} {}", cr.status, cr.body.trim(), or.status, or.body.trim()));
+            mm.push(format!(
+                "[{label}] status coffer {} {} / openbao {} {}",
+                cr.status,
+                cr.body.trim(),
+                or.status,
+                or.body.trim()
+            ));
             return;
         }
         if let Err(e) = vault_error_shape(cr) {
             mm.push(format!("[{label}] coffer {e}"));
         }
         if exact && cr.status >= 400 && cr.body != or.body {
-            mm.push(format!("[{label}] ({}) errors coffer {} / openbao {}", cr.status, cr.body.trim(), or.body.trim()));
+            mm.push(format!(
+                "[{label}] ({}) errors coffer {} / openbao {}",
+                cr.status,
+                cr.body.trim(),
+                or.body.trim()
+            ));
         }
     };
 
     // Before init.
     for (label, body) in [
-        ("init shares a string", r#"{"secret_shares":"x","secret_threshold":1}"#),
-        ("init shares zero", r#"{"secret_shares":0,"secret_threshold":0}"#),
-        ("init threshold > shares", r#"{"secret_shares":3,"secret_threshold":5}"#),
+        (
+            "init shares a string",
+            r#"{"secret_shares":"x","secret_threshold":1}"#,
+        ),
+        (
+            "init shares zero",
+            r#"{"secret_shares":0,"secret_threshold":0}"#,
+        ),
+        (
+            "init threshold > shares",
+            r#"{"secret_shares":3,"secret_threshold":5}"#,
+        ),
         ("init no threshold", r#"{"secret_shares":1}"#),
         ("init malformed", "{"),
         ("init array", "[]"),
-        ("init pgp_keys a string", r#"{"secret_shares":1,"secret_threshold":1,"pgp_keys":"abc"}"#),
-        ("init too many shares", r#"{"secret_shares":300,"secret_threshold":2}"#),
-        ("init negative", r#"{"secret_shares":-1,"secret_threshold":1}"#),
-        ("init float", r#"{"secret_shares":1.5,"secret_threshold":1}"#),
+        (
+            "init pgp_keys a string",
+            r#"{"secret_shares":1,"secret_threshold":1,"pgp_keys":"abc"}"#,
+        ),
+        (
+            "init too many shares",
+            r#"{"secret_shares":300,"secret_threshold":2}"#,
+        ),
+        (
+            "init negative",
+            r#"{"secret_shares":-1,"secret_threshold":1}"#,
+        ),
+        (
+            "init float",
+            r#"{"secret_shares":1.5,"secret_threshold":1}"#,
+        ),
     ] {
         let (cr, or) = both("PUT", "sys/init", body.to_string()).await;
         compare(&mut mm, label, &cr, &or, true);
@@ -695,12 +1200,23 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     compare(&mut mm, "unseal before init", &cr, &or, true);
     let (cr, or) = both("GET", "sys/init", String::new()).await;
     compare(&mut mm, "init status", &cr, &or, true);
-    assert_eq!(cr.json()["initialized"], false, "a failed init initialised the server");
+    assert_eq!(
+        cr.json()["initialized"],
+        false,
+        "a failed init initialised the server"
+    );
 
     // Initialise all three; OpenBao needs a moment to elect itself.
     let keys = harness::init(&mut server, 3, 2).await;
     let other_keys = harness::init(&mut other, 3, 2).await;
-    let r = call(&c, "PUT", &bao.api("sys/init"), None, Some(r#"{"secret_shares":3,"secret_threshold":2}"#)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &bao.api("sys/init"),
+        None,
+        Some(r#"{"secret_shares":3,"secret_threshold":2}"#),
+    )
+    .await;
     assert_eq!(r.status, 200, "openbao init: {}", r.body);
     let bao_keys: Vec<String> = r.json()["keys"]
         .as_array()
@@ -720,10 +1236,28 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
         ("POST", "v1/auth/userpass/login/x"),
         ("GET", "v1/nosuchmount/x"),
     ] {
-        let cr = call(&c, method, &format!("{}/{path}", server.url), Some(&keys.root_token), Some("{}")).await;
-        let or = call(&c, method, &format!("{}/{path}", bao.url), Some(&bao_root), Some("{}")).await;
+        let cr = call(
+            &c,
+            method,
+            &format!("{}/{path}", server.url),
+            Some(&keys.root_token),
+            Some("{}"),
+        )
+        .await;
+        let or = call(
+            &c,
+            method,
+            &format!("{}/{path}", bao.url),
+            Some(&bao_root),
+            Some("{}"),
+        )
+        .await;
         compare(&mut mm, &format!("sealed {method} {path}"), &cr, &or, true);
-        assert_eq!((cr.status, cr.body.as_str()), (503, SEALED_BODY), "sealed {method} {path}");
+        assert_eq!(
+            (cr.status, cr.body.as_str()),
+            (503, SEALED_BODY),
+            "sealed {method} {path}"
+        );
     }
 
     // Bad keys, one at a time, then reset.
@@ -748,51 +1282,158 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     compare(&mut mm, "unseal no key", &cr, &or, true);
 
     // A wrong-length share after a good one: 400 at combination time.
-    let cr1 = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({"key": keys.keys[0]}).to_string())).await;
-    let or1 = call(&c, "PUT", &bao.api("sys/unseal"), None, Some(&json!({"key": bao_keys[0]}).to_string())).await;
+    let cr1 = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(&json!({"key": keys.keys[0]}).to_string()),
+    )
+    .await;
+    let or1 = call(
+        &c,
+        "PUT",
+        &bao.api("sys/unseal"),
+        None,
+        Some(&json!({"key": bao_keys[0]}).to_string()),
+    )
+    .await;
     compare(&mut mm, "own first key", &cr1, &or1, false);
     let bao_wrong_len = format!("{}00", bao_keys[1]);
-    let cr = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({"key": wrong_len}).to_string())).await;
-    let or = call(&c, "PUT", &bao.api("sys/unseal"), None, Some(&json!({"key": bao_wrong_len}).to_string())).await;
+    let cr = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(&json!({"key": wrong_len}).to_string()),
+    )
+    .await;
+    let or = call(
+        &c,
+        "PUT",
+        &bao.api("sys/unseal"),
+        None,
+        Some(&json!({"key": bao_wrong_len}).to_string()),
+    )
+    .await;
     compare(&mut mm, "wrong-length share", &cr, &or, true);
 
     // Foreign keys on Coffer (another Coffer's, then OpenBao's): the first
     // counts as progress, the threshold fails with 400, still sealed,
     // progress back to 0.
-    for (label, foreign) in [("other coffer's keys", &other_keys.keys), ("openbao's keys", &bao_keys)] {
-        let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({ "key": foreign[0] }).to_string())).await;
+    for (label, foreign) in [
+        ("other coffer's keys", &other_keys.keys),
+        ("openbao's keys", &bao_keys),
+    ] {
+        let r = call(
+            &c,
+            "PUT",
+            &server.api("sys/unseal"),
+            None,
+            Some(&json!({ "key": foreign[0] }).to_string()),
+        )
+        .await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
-        assert_eq!((r.json()["sealed"].clone(), r.json()["progress"].clone()), (json!(true), json!(1)), "{label}");
-        let r = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({ "key": foreign[1] }).to_string())).await;
+        assert_eq!(
+            (r.json()["sealed"].clone(), r.json()["progress"].clone()),
+            (json!(true), json!(1)),
+            "{label}"
+        );
+        let r = call(
+            &c,
+            "PUT",
+            &server.api("sys/unseal"),
+            None,
+            Some(&json!({ "key": foreign[1] }).to_string()),
+        )
+        .await;
         assert_eq!(r.status, 400, "{label}: {}", r.body);
         vault_error_shape(&r).unwrap_or_else(|e| panic!("{label}: {e}"));
         let r = call(&c, "GET", &server.api("sys/seal-status"), None, None).await;
         assert_eq!(r.json()["sealed"], true, "{label} unsealed the server");
-        assert_eq!(r.json()["progress"], 0, "{label}: progress not reset after a failed combination");
+        assert_eq!(
+            r.json()["progress"],
+            0,
+            "{label}: progress not reset after a failed combination"
+        );
     }
     // The same on both: another server's keys up to the threshold.
-    let cr = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({"key": other_keys.keys[0]}).to_string())).await;
-    let or = call(&c, "PUT", &bao.api("sys/unseal"), None, Some(&json!({"key": keys.keys[0]}).to_string())).await;
+    let cr = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(&json!({"key": other_keys.keys[0]}).to_string()),
+    )
+    .await;
+    let or = call(
+        &c,
+        "PUT",
+        &bao.api("sys/unseal"),
+        None,
+        Some(&json!({"key": keys.keys[0]}).to_string()),
+    )
+    .await;
     compare(&mut mm, "foreign first key", &cr, &or, false);
-    let cr = call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({"key": other_keys.keys[1]}).to_string())).await;
-    let or = call(&c, "PUT", &bao.api("sys/unseal"), None, Some(&json!({"key": keys.keys[1]}).to_string())).await;
+    let cr = call(
+        &c,
+        "PUT",
+        &server.api("sys/unseal"),
+        None,
+        Some(&json!({"key": other_keys.keys[1]}).to_string()),
+    )
+    .await;
+    let or = call(
+        &c,
+        "PUT",
+        &bao.api("sys/unseal"),
+        None,
+        Some(&json!({"key": keys.keys[1]}).to_string()),
+    )
+    .await;
     compare(&mut mm, "foreign threshold", &cr, &or, false);
 
     // Not corrupted: each unseals with its own keys, and the other Coffer too.
     harness::unseal_all(&server, &keys).await;
     harness::unseal_all(&other, &other_keys).await;
     for k in &bao_keys[..2] {
-        let r = call(&c, "PUT", &bao.api("sys/unseal"), None, Some(&json!({ "key": k }).to_string())).await;
+        let r = call(
+            &c,
+            "PUT",
+            &bao.api("sys/unseal"),
+            None,
+            Some(&json!({ "key": k }).to_string()),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     wait_health(&server.url, 200, Duration::from_secs(60)).await;
     wait_health(&bao.url, 200, Duration::from_secs(60)).await;
-    let r = call(&c, "POST", &server.api("sys/mounts/secret"), Some(&keys.root_token), Some(r#"{"type":"kv-v2"}"#)).await;
+    let r = call(
+        &c,
+        "POST",
+        &server.api("sys/mounts/secret"),
+        Some(&keys.root_token),
+        Some(r#"{"type":"kv-v2"}"#),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let r = call(&c, "PUT", &server.api("secret/data/x"), Some(&keys.root_token), Some(r#"{"data":{"a":"b"}}"#)).await;
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("secret/data/x"),
+        Some(&keys.root_token),
+        Some(r#"{"data":{"a":"b"}}"#),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Unseal while unsealed is a no-op on both.
-    let (cr, or) = both("PUT", "sys/unseal", json!({"key": "00".repeat(33)}).to_string()).await;
+    let (cr, or) = both(
+        "PUT",
+        "sys/unseal",
+        json!({"key": "00".repeat(33)}).to_string(),
+    )
+    .await;
     compare(&mut mm, "unseal while unsealed", &cr, &or, false);
     let r = call(&c, "GET", &server.api("sys/seal-status"), None, None).await;
     assert_eq!(r.json()["sealed"], false);
@@ -800,17 +1441,34 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     // Restarted, the node still unseals with its own keys only.
     server.restart().expect("restart");
     for k in &other_keys.keys[..2] {
-        call(&c, "PUT", &server.api("sys/unseal"), None, Some(&json!({ "key": k }).to_string())).await;
+        call(
+            &c,
+            "PUT",
+            &server.api("sys/unseal"),
+            None,
+            Some(&json!({ "key": k }).to_string()),
+        )
+        .await;
     }
     let r = call(&c, "GET", &server.api("sys/seal-status"), None, None).await;
     assert_eq!(r.json()["sealed"], true);
     harness::unseal_all(&server, &keys).await;
-    let r = call(&c, "GET", &server.api("secret/data/x"), Some(&keys.root_token), None).await;
+    let r = call(
+        &c,
+        "GET",
+        &server.api("secret/data/x"),
+        Some(&keys.root_token),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["data"]["data"]["a"], "b");
 
     assert!(process_alive(server.pid().expect("pid")), "coffer died");
-    assert!(process_alive(other.pid().expect("pid")), "the other coffer died");
+    assert!(
+        process_alive(other.pid().expect("pid")),
+        "the other coffer died"
+    );
     mm.finish();
 }
 

@@ -77,28 +77,28 @@ impl FileDevice {
             .or_else(|| config.options.get("path"))
             .cloned()
             .ok_or_else(|| AuditError::Invalid("file_path is required".into()))?;
-        let sink = match path.as_str() {
-            "stdout" => Sink::Stdout,
-            "discard" => Sink::Discard,
-            p => {
-                let mut opts = std::fs::OpenOptions::new();
-                opts.create(true).append(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    let mode = config
-                        .options
-                        .get("mode")
-                        .and_then(|m| u32::from_str_radix(m, 8).ok())
-                        .unwrap_or(0o600);
-                    opts.mode(mode);
+        let sink =
+            match path.as_str() {
+                "stdout" => Sink::Stdout,
+                "discard" => Sink::Discard,
+                p => {
+                    let mut opts = std::fs::OpenOptions::new();
+                    opts.create(true).append(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::OpenOptionsExt;
+                        let mode = config
+                            .options
+                            .get("mode")
+                            .and_then(|m| u32::from_str_radix(m, 8).ok())
+                            .unwrap_or(0o600);
+                        opts.mode(mode);
+                    }
+                    Sink::File(opts.open(p).map_err(|e| {
+                        AuditError::Invalid(format!("opening audit file {p:?}: {e}"))
+                    })?)
                 }
-                Sink::File(
-                    opts.open(p)
-                        .map_err(|e| AuditError::Invalid(format!("opening audit file {p:?}: {e}")))?,
-                )
-            }
-        };
+            };
         Ok(FileDevice {
             config,
             salt,
@@ -159,7 +159,10 @@ pub struct AuditBroker {
 
 impl AuditBroker {
     /// Opens the config devices and the API-enabled ones stored in `core/audit`.
-    pub async fn new(barrier: Arc<Barrier>, config_devices: &[AuditDeviceConfig]) -> Result<Self, CoreError> {
+    pub async fn new(
+        barrier: Arc<Barrier>,
+        config_devices: &[AuditDeviceConfig],
+    ) -> Result<Self, CoreError> {
         let broker = AuditBroker {
             barrier,
             devices: RwLock::new(Vec::new()),
@@ -170,7 +173,12 @@ impl AuditBroker {
             broker.open_device(d).await?;
         }
         for d in broker.read_table().await? {
-            if broker.devices.read().iter().any(|x| x.config.name == d.name) {
+            if broker
+                .devices
+                .read()
+                .iter()
+                .any(|x| x.config.name == d.name)
+            {
                 continue;
             }
             if let Err(e) = broker.open_device(d.clone()).await {
@@ -199,7 +207,12 @@ impl AuditBroker {
     }
 
     async fn read_table(&self) -> Result<Vec<AuditDeviceConfig>, CoreError> {
-        match self.barrier.get(AUDIT_TABLE_PATH).await.map_err(barrier_err)? {
+        match self
+            .barrier
+            .get(AUDIT_TABLE_PATH)
+            .await
+            .map_err(barrier_err)?
+        {
             None => Ok(Vec::new()),
             Some(b) => serde_json::from_slice(&b).map_err(|e| CoreError::Internal(e.to_string())),
         }
@@ -214,14 +227,25 @@ impl AuditBroker {
             .map(|d| d.config.clone())
             .collect();
         let b = serde_json::to_vec(&api).map_err(|e| CoreError::Internal(e.to_string()))?;
-        self.barrier.put(AUDIT_TABLE_PATH, &b).await.map_err(barrier_err)
+        self.barrier
+            .put(AUDIT_TABLE_PATH, &b)
+            .await
+            .map_err(barrier_err)
     }
 
     /// Enables a device through the API.
     pub async fn enable(&self, mut cfg: AuditDeviceConfig) -> Result<(), CoreError> {
         cfg.from_config = false;
-        if self.devices.read().iter().any(|d| d.config.name == cfg.name) {
-            return Err(CoreError::invalid(format!("path already in use: {}/", cfg.name)));
+        if self
+            .devices
+            .read()
+            .iter()
+            .any(|d| d.config.name == cfg.name)
+        {
+            return Err(CoreError::invalid(format!(
+                "path already in use: {}/",
+                cfg.name
+            )));
         }
         self.open_device(cfg).await?;
         self.write_table().await
@@ -237,7 +261,9 @@ impl AuditBroker {
             .map(|d| d.config.from_config);
         match from_config {
             None => Ok(()),
-            Some(true) => Err(CoreError::invalid("cannot disable configuration-managed audit device")),
+            Some(true) => Err(CoreError::invalid(
+                "cannot disable configuration-managed audit device",
+            )),
             Some(false) => {
                 self.devices.write().retain(|d| d.config.name != name);
                 self.write_table().await
@@ -247,7 +273,11 @@ impl AuditBroker {
 
     /// The enabled devices.
     pub fn list(&self) -> Vec<AuditDeviceConfig> {
-        self.devices.read().iter().map(|d| d.config.clone()).collect()
+        self.devices
+            .read()
+            .iter()
+            .map(|d| d.config.clone())
+            .collect()
     }
 
     /// `sys/audit-hash/NAME`.
@@ -312,7 +342,10 @@ impl AuditBroker {
         m.insert("namespace".into(), json!({"id": "root"}));
         m.insert("path".into(), json!(req.path));
         if !req.data.is_empty() {
-            m.insert("data".into(), dev.hash_value(&Value::Object(req.data.clone())));
+            m.insert(
+                "data".into(),
+                dev.hash_value(&Value::Object(req.data.clone())),
+            );
         }
         if let Some(a) = req.remote_addr {
             m.insert("remote_address".into(), json!(a.to_string()));
@@ -330,7 +363,9 @@ impl AuditBroker {
         for d in &devs {
             match d.write_line(&line(d)) {
                 Ok(()) => ok = true,
-                Err(e) => tracing::error!(device = %d.config.name, error = %e, "audit device failed"),
+                Err(e) => {
+                    tracing::error!(device = %d.config.name, error = %e, "audit device failed")
+                }
             }
         }
         if ok {

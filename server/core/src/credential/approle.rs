@@ -46,9 +46,7 @@ use zeroize::Zeroizing;
 use super::token_fields::{parse_addrs, upgrade_duration, upgrade_policies, TokenFields};
 use crate::engines::kvutil::{self, format_go_duration, go_time, Decoded, FieldType};
 use crate::error::CoreError;
-use crate::logical::{
-    Backend, Ctx, Data, Operation, RawResponse, Request, Response, StorageView,
-};
+use crate::logical::{Backend, Ctx, Data, Operation, RawResponse, Request, Response, StorageView};
 use crate::sys::util::{comma_list_value, sanitize_policies};
 use crate::token::cidr_contains;
 use crate::token::fields::go_quote;
@@ -253,7 +251,10 @@ fn create_hmac(key: &str, value: &str) -> Result<String, String> {
 
 /// Striped locks: read-modify-write of one role or one secret ID is
 /// serialised (across mounts and backend instances, keyed by storage path).
-fn stripe(set: &'static OnceLock<Vec<tokio::sync::Mutex<()>>>, key: &str) -> &'static tokio::sync::Mutex<()> {
+fn stripe(
+    set: &'static OnceLock<Vec<tokio::sync::Mutex<()>>>,
+    key: &str,
+) -> &'static tokio::sync::Mutex<()> {
     const STRIPES: usize = 64;
     let locks = set.get_or_init(|| (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -323,7 +324,10 @@ fn verify_cidr_subset(secret: &[String], role: &[String]) -> Result<(), CoreErro
             }
         })
         .collect();
-    if secret.iter().all(|s| role.iter().any(|r| cidr_subset(r, s))) {
+    if secret
+        .iter()
+        .all(|s| role.iter().any(|r| cidr_subset(r, s)))
+    {
         return Ok(());
     }
     Err(CoreError::Internal(format!(
@@ -343,8 +347,9 @@ fn parse_metadata(input: &str) -> Result<BTreeMap<String, String>, String> {
     }
     let out = match serde_json::from_str::<Option<BTreeMap<String, String>>>(&input) {
         Ok(m) => m.unwrap_or_default(),
-        Err(_) => parse_key_values(&input)
-            .map_err(|e| format!("failed to parse the input: {e}"))?,
+        Err(_) => {
+            parse_key_values(&input).map_err(|e| format!("failed to parse the input: {e}"))?
+        }
     };
     if let Some((k, _)) = out.iter().find(|(k, v)| !k.is_empty() && v.is_empty()) {
         return Err(format!("invalid value for key {}", go_quote(k)));
@@ -430,7 +435,8 @@ const BOUND_CIDR_LIST_FIELDS: Schema = &[("role_name", Ft::Str), ("bound_cidr_li
 const SECRET_ID_BOUND_CIDRS_FIELDS: Schema =
     &[("role_name", Ft::Str), ("secret_id_bound_cidrs", Ft::List)];
 const TOKEN_BOUND_CIDRS_FIELDS: Schema = &[("role_name", Ft::Str), ("token_bound_cidrs", Ft::List)];
-const SECRET_ID_NUM_USES_FIELDS: Schema = &[("role_name", Ft::Str), ("secret_id_num_uses", Ft::Int)];
+const SECRET_ID_NUM_USES_FIELDS: Schema =
+    &[("role_name", Ft::Str), ("secret_id_num_uses", Ft::Int)];
 const SECRET_ID_TTL_FIELDS: Schema = &[("role_name", Ft::Str), ("secret_id_ttl", Ft::Dur)];
 const PERIOD_FIELDS: Schema = &[
     ("role_name", Ft::Str),
@@ -822,7 +828,11 @@ impl Approle {
                     .to_string(),
             );
         }
-        if !role.role_id.is_empty() && self.role_id_entry(ctx.storage, &role.role_id).await?.is_none()
+        if !role.role_id.is_empty()
+            && self
+                .role_id_entry(ctx.storage, &role.role_id)
+                .await?
+                .is_none()
         {
             let key = self.role_id_key(ctx.storage, &role.role_id).await?;
             ctx.storage
@@ -872,9 +882,7 @@ impl Approle {
                 _ => None,
             };
             if let Some(a) = adjusted {
-                warnings.push(format!(
-                    "{t} has no useful meaning; adjusting to {a}"
-                ));
+                warnings.push(format!("{t} has no useful meaning; adjusting to {a}"));
                 data.insert("token_type".into(), json!(a));
             }
         }
@@ -1128,9 +1136,7 @@ impl Approle {
                 },
             },
             "secret_id_num_uses" => match f.int("secret_id_num_uses") {
-                Some(n) if n < 0 => {
-                    return Err(invalid("secret_id_num_uses cannot be negative"))
-                }
+                Some(n) if n < 0 => return Err(invalid("secret_id_num_uses cannot be negative")),
                 Some(n) => role.secret_id_num_uses = n,
                 None => return missing("secret_id_num_uses"),
             },
@@ -1397,9 +1403,8 @@ impl Approle {
 
     /// The storage key of `secret_id` under `role`.
     fn secret_key(role: &RoleEntry, secret_id: &str) -> Result<String, CoreError> {
-        let hmac = create_hmac(&role.hmac_key, secret_id).map_err(|e| {
-            CoreError::Internal(format!("failed to create HMAC of secret_id: {e}"))
-        })?;
+        let hmac = create_hmac(&role.hmac_key, secret_id)
+            .map_err(|e| CoreError::Internal(format!("failed to create HMAC of secret_id: {e}")))?;
         Ok(format!("{}{hmac}", role.secret_dir()?))
     }
 
@@ -1526,9 +1531,8 @@ fn caller_in(remote: Option<IpAddr>, cidrs: &[String]) -> Result<(IpAddr, bool),
 impl Approle {
     async fn login(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Response, CoreError> {
         let f = Fields::new(req, LOGIN_FIELDS);
-        f.validate().map_err(|e| {
-            CoreError::Internal(format!("Field validation failed: {e}"))
-        })?;
+        f.validate()
+            .map_err(|e| CoreError::Internal(format!("Field validation failed: {e}")))?;
         let role_id = f.string("role_id").unwrap_or_default();
         let role_id = role_id.trim();
         if role_id.is_empty() {
@@ -1624,9 +1628,7 @@ impl Approle {
         // `token_strictly_bind_ip`, as in OpenBao.
         login.bound_cidrs = token_cidrs;
         login.metadata = metadata;
-        login
-            .internal
-            .insert("role_name".into(), json!(role.name));
+        login.internal.insert("role_name".into(), json!(role.name));
         Ok(Response {
             login: Some(login),
             ..Default::default()
@@ -1659,7 +1661,8 @@ async fn tidy_secret_ids(storage: &StorageView, salt: &[u8]) -> Result<usize, Co
                 let Some(entry) = Approle::secret_entry(storage, &key, true).await? else {
                     continue;
                 };
-                let salted = hmac_hex(salt, &entry.secret_id_accessor).map_err(CoreError::Internal)?;
+                let salted =
+                    hmac_hex(salt, &entry.secret_id_accessor).map_err(CoreError::Internal)?;
                 let accessor_key = format!("{accessor_prefix}{salted}");
                 if storage.get(&accessor_key).await?.is_none() {
                     storage.delete(&key).await?;
@@ -1800,11 +1803,9 @@ fn route(path: &str) -> Option<Route<'_>> {
         ("local-secret-ids", _) => Route::LocalSecretIds(name),
         ("policies", _) => Route::Field(name, "policies", POLICIES_FIELDS),
         ("bound-cidr-list", _) => Route::Field(name, "bound_cidr_list", BOUND_CIDR_LIST_FIELDS),
-        ("secret-id-bound-cidrs", _) => Route::Field(
-            name,
-            "secret_id_bound_cidrs",
-            SECRET_ID_BOUND_CIDRS_FIELDS,
-        ),
+        ("secret-id-bound-cidrs", _) => {
+            Route::Field(name, "secret_id_bound_cidrs", SECRET_ID_BOUND_CIDRS_FIELDS)
+        }
         ("token-bound-cidrs", _) => {
             Route::Field(name, "token_bound_cidrs", TOKEN_BOUND_CIDRS_FIELDS)
         }
@@ -1832,9 +1833,7 @@ impl Backend for Approle {
         match route(ctx.path) {
             Some(Route::Role(name)) => {
                 // The framework validates the fields as part of the check.
-                Fields::new(req, ROLE_FIELDS)
-                    .validate()
-                    .map_err(invalid)?;
+                Fields::new(req, ROLE_FIELDS).validate().map_err(invalid)?;
                 Ok(Some(load_role(ctx.storage, name).await?.is_some()))
             }
             _ => Ok(None),
@@ -1855,9 +1854,7 @@ impl Backend for Approle {
             Route::LocalSecretIds(_) => op == Read,
             Route::RoleId(_) => write || op == Read,
             Route::SecretId(_) => write || op == List,
-            Route::CustomSecretId(_) | Route::SecretIdLookup(_) | Route::AccessorLookup(_) => {
-                write
-            }
+            Route::CustomSecretId(_) | Route::SecretIdLookup(_) | Route::AccessorLookup(_) => write,
             Route::SecretIdDestroy(_) | Route::AccessorDestroy(_) => write || op == Delete,
         };
         if !supported {

@@ -179,7 +179,10 @@ impl TokenFields {
         data.insert("token_bound_cidrs", json!(self.token_bound_cidrs));
         data.insert("token_explicit_max_ttl", json!(self.token_explicit_max_ttl));
         data.insert("token_max_ttl", json!(self.token_max_ttl));
-        data.insert("token_no_default_policy", json!(self.token_no_default_policy));
+        data.insert(
+            "token_no_default_policy",
+            json!(self.token_no_default_policy),
+        );
         data.insert("token_period", json!(self.token_period));
         data.insert("token_policies", json!(self.token_policies));
         data.insert("token_type", json!(self.token_type));
@@ -195,9 +198,7 @@ impl TokenFields {
     pub fn login_auth(&self, remote_addr: Option<IpAddr>) -> LoginAuth {
         let some_secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
         let bound_cidrs = if self.token_strictly_bind_ip {
-            remote_addr
-                .map(|a| vec![a.to_string()])
-                .unwrap_or_default()
+            remote_addr.map(|a| vec![a.to_string()]).unwrap_or_default()
         } else {
             self.token_bound_cidrs.clone()
         };
@@ -327,9 +328,7 @@ mod tests {
         assert_eq!(t.token_policies, ["B", "a", "", "c"]);
         assert_eq!(t.token_bound_cidrs, ["127.0.0.1", "10.0.0.0/8"]);
         assert_eq!(t.token_ttl, 3600);
-        let e = t
-            .parse(&data(json!({"token_period": "1h"})))
-            .unwrap_err();
+        let e = t.parse(&data(json!({"token_period": "1h"}))).unwrap_err();
         assert!(e.to_string().contains("periodic tokens"), "{e}");
         let mut t = TokenFields::default();
         let e = t
@@ -359,17 +358,45 @@ mod tests {
     #[test]
     fn upgrades_follow_tokenutil() {
         let (mut old, mut new) = (Vec::new(), Vec::new());
-        upgrade_policies(&data(json!({"policies": "B,a"})), "policies", "token_policies", &mut old, &mut new)
-            .unwrap();
-        assert_eq!((old.clone(), new.clone()), (vec!["a".to_string(), "b".to_string()], old.clone()));
-        upgrade_policies(&data(json!({"token_policies": "x"})), "policies", "token_policies", &mut old, &mut new)
-            .unwrap();
+        upgrade_policies(
+            &data(json!({"policies": "B,a"})),
+            "policies",
+            "token_policies",
+            &mut old,
+            &mut new,
+        )
+        .unwrap();
+        assert_eq!(
+            (old.clone(), new.clone()),
+            (vec!["a".to_string(), "b".to_string()], old.clone())
+        );
+        upgrade_policies(
+            &data(json!({"token_policies": "x"})),
+            "policies",
+            "token_policies",
+            &mut old,
+            &mut new,
+        )
+        .unwrap();
         assert!(old.is_empty());
         let (mut o, mut n) = (0, 7);
-        upgrade_duration(&data(json!({"period": "1m"})), "period", "token_period", &mut o, &mut n).unwrap();
+        upgrade_duration(
+            &data(json!({"period": "1m"})),
+            "period",
+            "token_period",
+            &mut o,
+            &mut n,
+        )
+        .unwrap();
         assert_eq!((o, n), (60, 60));
-        upgrade_duration(&data(json!({"period": "1m", "token_period": 5})), "period", "token_period", &mut o, &mut n)
-            .unwrap();
+        upgrade_duration(
+            &data(json!({"period": "1m", "token_period": 5})),
+            "period",
+            "token_period",
+            &mut o,
+            &mut n,
+        )
+        .unwrap();
         assert_eq!(o, n);
     }
 }

@@ -336,9 +336,7 @@ impl Userpass {
         let mut login = token.login_auth(req.remote_addr);
         login.metadata = BTreeMap::from([("username".to_string(), username.clone())]);
         login.display_name = username.clone();
-        login
-            .internal
-            .insert("username".into(), json!(username));
+        login.internal.insert("username".into(), json!(username));
         login
             .internal
             .insert("policies".into(), json!(token.token_policies));

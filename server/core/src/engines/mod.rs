@@ -7,6 +7,7 @@ pub mod kv2;
 pub mod kvutil;
 #[cfg(test)]
 pub mod test_util;
+pub mod transit;
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::logical::Backend;
 use crate::mounts::{MountEntry, TableKind};
 
 /// Secrets engine types that can be mounted through `sys/mounts`.
-pub const SECRET_TYPES: &[&str] = &["kv", "kv-v1", "kv-v2", "cubbyhole"];
+pub const SECRET_TYPES: &[&str] = &["kv", "kv-v1", "kv-v2", "cubbyhole", "transit"];
 /// Auth method types that can be enabled through `sys/auth`.
 pub const AUTH_TYPES: &[&str] = &["userpass", "approle", "token"];
 
@@ -24,6 +25,7 @@ pub fn new_backend(entry: &MountEntry) -> Result<Arc<dyn Backend>, CoreError> {
     let b: Arc<dyn Backend> = match (entry.table, entry.mount_type.as_str()) {
         (TableKind::Secrets, "system") => Arc::new(crate::sys::SystemBackend),
         (TableKind::Secrets, "cubbyhole") => Arc::new(cubbyhole::Cubbyhole),
+        (TableKind::Secrets, "transit") => Arc::new(transit::Transit::new()),
         (TableKind::Secrets, "kv") => {
             if entry.kv_version() == 2 {
                 Arc::new(kv2::KvV2)

@@ -10,13 +10,21 @@ pub async fn run(b: &dyn Physical) {
     // Empty store.
     assert_eq!(b.get("foo").await.expect("get"), None, "empty get");
     assert!(b.list("").await.expect("list").is_empty(), "empty list");
-    b.delete("missing").await.expect("delete of a missing key is not an error");
+    b.delete("missing")
+        .await
+        .expect("delete of a missing key is not an error");
 
     // Put and get, overwrite.
     b.put("foo", b"bar".to_vec()).await.expect("put");
-    assert_eq!(b.get("foo").await.expect("get").as_deref(), Some(&b"bar"[..]));
+    assert_eq!(
+        b.get("foo").await.expect("get").as_deref(),
+        Some(&b"bar"[..])
+    );
     b.put("foo", b"baz".to_vec()).await.expect("overwrite");
-    assert_eq!(b.get("foo").await.expect("get").as_deref(), Some(&b"baz"[..]));
+    assert_eq!(
+        b.get("foo").await.expect("get").as_deref(),
+        Some(&b"baz"[..])
+    );
 
     // Binary values, empty values.
     let bin: Vec<u8> = (0..=255u8).collect();
@@ -29,7 +37,9 @@ pub async fn run(b: &dyn Physical) {
     b.put("a/b/c", b"1".to_vec()).await.expect("put");
     b.put("a/b/d", b"2".to_vec()).await.expect("put");
     b.put("a/e", b"3".to_vec()).await.expect("put");
-    b.put("a/b", b"4".to_vec()).await.expect("put: a key may also be a folder");
+    b.put("a/b", b"4".to_vec())
+        .await
+        .expect("put: a key may also be a folder");
     b.put("ab", b"5".to_vec()).await.expect("put");
     assert_eq!(
         b.list("").await.expect("list"),
@@ -45,7 +55,10 @@ pub async fn run(b: &dyn Physical) {
     assert!(b.list("nope/").await.expect("list").is_empty());
 
     // Prefix does not leak into siblings.
-    assert_eq!(b.get("a/b/c").await.expect("get").as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        b.get("a/b/c").await.expect("get").as_deref(),
+        Some(&b"1"[..])
+    );
     assert_eq!(b.get("a/b/").await.expect("get"), None);
 
     // Delete keeps siblings; an emptied folder disappears from lists.
@@ -77,18 +90,26 @@ pub async fn run(b: &dyn Physical) {
 
     // Many keys, listed sorted.
     for i in (0..200).rev() {
-        b.put(&format!("many/{i:04}"), vec![i as u8]).await.expect("put many");
+        b.put(&format!("many/{i:04}"), vec![i as u8])
+            .await
+            .expect("put many");
     }
     let listed = b.list("many/").await.expect("list many");
     assert_eq!(listed.len(), 200);
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(listed, sorted, "list is sorted");
-    assert_eq!(b.get("many/0123").await.expect("get").as_deref(), Some(&[123u8][..]));
+    assert_eq!(
+        b.get("many/0123").await.expect("get").as_deref(),
+        Some(&[123u8][..])
+    );
 
     // Keys with unusual characters.
     let odd = "odd/ä ö/%2F+=?&\u{1F512}";
     b.put(odd, b"v".to_vec()).await.expect("put odd");
-    assert_eq!(b.get(odd).await.expect("get odd").as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        b.get(odd).await.expect("get odd").as_deref(),
+        Some(&b"v"[..])
+    );
     assert_eq!(b.list("odd/").await.expect("list odd"), vec!["ä ö/"]);
 }

@@ -14,10 +14,10 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use super::crypto;
-use crate::engines::kvutil;
 use super::gocompat;
 use super::keytype::KeyType;
 use super::policy::{KeyEntry, Policy, VersionStamp};
+use crate::engines::kvutil;
 
 /// Go's zero `time.Time`.
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -245,7 +245,12 @@ fn entry_to_go(kt: KeyType, e: &KeyEntry) -> Result<GoKeyEntry, String> {
         certificate_chain: if e.certificate_chain.is_empty() {
             None
         } else {
-            Some(e.certificate_chain.iter().map(|c| gocompat::b64(c)).collect())
+            Some(
+                e.certificate_chain
+                    .iter()
+                    .map(|c| gocompat::b64(c))
+                    .collect(),
+            )
         },
         external_key_ref: String::new(),
     })
@@ -269,13 +274,15 @@ fn blank_go_entry() -> GoKeyEntry {
     }
 }
 
+/// A small big integer (the RSA public exponent) as an `i64`.
+fn small(v: &BigUint) -> i64 {
+    v.to_bytes_be().iter().fold(0i64, |acc, b| {
+        acc.saturating_mul(256).saturating_add(i64::from(*b))
+    })
+}
+
 fn rsa_private_to_go(k: &RsaPrivateKey) -> Result<GoRsaPrivate, String> {
-    let e = k
-        .e()
-        .to_u64_digits()
-        .first()
-        .copied()
-        .unwrap_or_default() as i64;
+    let e = small(k.e());
     Ok(GoRsaPrivate {
         n: big_of(k.n())?,
         e,
@@ -291,12 +298,7 @@ fn rsa_private_to_go(k: &RsaPrivateKey) -> Result<GoRsaPrivate, String> {
 }
 
 fn rsa_public_to_go(k: &RsaPublicKey) -> Result<GoRsaPublic, String> {
-    let e = k
-        .e()
-        .to_u64_digits()
-        .first()
-        .copied()
-        .unwrap_or_default() as i64;
+    let e = small(k.e());
     Ok(GoRsaPublic {
         n: big_of(k.n())?,
         e,
@@ -444,9 +446,8 @@ pub fn decode(blob: &str) -> Result<Policy, DecodeError> {
         serde_json::from_slice(&bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
     let data = data.ok_or(DecodeError::NoPolicy)?;
     let gp = data.policy.ok_or(DecodeError::NoPolicy)?;
-    let kt = KeyType::from_go_id(gp.key_type).ok_or_else(|| {
-        DecodeError::Unsupported(format!("unsupported key type {}", gp.key_type))
-    })?;
+    let kt = KeyType::from_go_id(gp.key_type)
+        .ok_or_else(|| DecodeError::Unsupported(format!("unsupported key type {}", gp.key_type)))?;
     let unsupported = |e: String| DecodeError::Unsupported(e);
     let mut keys = BTreeMap::new();
     if let Some(archive) = &data.archived_keys {
@@ -553,10 +554,15 @@ mod tests {
     fn malformed_backups() {
         assert_eq!(
             decode("!!").err(),
-            Some(DecodeError::Base64("illegal base64 data at input byte 0".into()))
+            Some(DecodeError::Base64(
+                "illegal base64 data at input byte 0".into()
+            ))
         );
         assert_eq!(decode("e30=").err(), Some(DecodeError::NoPolicy));
-        assert!(matches!(decode("bnVsbA==").err(), Some(DecodeError::NoPolicy)));
+        assert!(matches!(
+            decode("bnVsbA==").err(),
+            Some(DecodeError::NoPolicy)
+        ));
         assert!(matches!(decode("eA==").err(), Some(DecodeError::Json(_))));
     }
 }

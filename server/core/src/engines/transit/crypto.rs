@@ -10,7 +10,9 @@ use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey, EncodeRsaPublicKey};
+use rsa::pkcs1::{
+    DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey, EncodeRsaPublicKey,
+};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
@@ -346,12 +348,12 @@ fn hash_to_field(kt: KeyType, digest: &[u8]) -> Vec<u8> {
 macro_rules! ec_curve {
     ($modname:ident, $curve:ident) => {
         pub mod $modname {
+            use rand::rngs::OsRng;
             use $curve::ecdsa::signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
             use $curve::ecdsa::{Signature, SigningKey, VerifyingKey};
             use $curve::elliptic_curve::sec1::ToEncodedPoint;
             use $curve::pkcs8::{EncodePrivateKey, EncodePublicKey};
             use $curve::{PublicKey, SecretKey};
-            use rand::rngs::OsRng;
             use zeroize::Zeroizing;
 
             /// A new key: (d, x, y), each a fixed-size big-endian field element.
@@ -395,7 +397,8 @@ macro_rules! ec_curve {
 
             /// Signs a field-sized digest; returns (r, s) as fixed-size bytes.
             pub fn sign(d: &[u8], z: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
-                let key = SigningKey::from_slice(d).map_err(|_| "invalid private key".to_string())?;
+                let key =
+                    SigningKey::from_slice(d).map_err(|_| "invalid private key".to_string())?;
                 let sig: Signature = key
                     .sign_prehash_with_rng(&mut OsRng, z)
                     .map_err(|e| e.to_string())?;
@@ -414,7 +417,9 @@ macro_rules! ec_curve {
                 let mut rs = Vec::with_capacity(r.len() + s.len());
                 rs.extend_from_slice(r);
                 rs.extend_from_slice(s);
-                let Ok(sig) = Signature::from_slice(&rs) else { return false };
+                let Ok(sig) = Signature::from_slice(&rs) else {
+                    return false;
+                };
                 vk.verify_prehash(z, &sig).is_ok()
             }
         }
@@ -535,7 +540,12 @@ fn der_len(n: usize) -> Vec<u8> {
     if n < 0x80 {
         return vec![n as u8];
     }
-    let bytes: Vec<u8> = n.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+    let bytes: Vec<u8> = n
+        .to_be_bytes()
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect();
     let mut out = vec![0x80 | bytes.len() as u8];
     out.extend(bytes);
     out
@@ -771,7 +781,11 @@ pub fn rsa_sign_pss(
 }
 
 /// `SignPKCS1v15` (`none` signs the raw input without a DigestInfo prefix).
-pub fn rsa_sign_pkcs1v15(key: &RsaPrivateKey, hash: HashAlg, digest: &[u8]) -> Result<Vec<u8>, String> {
+pub fn rsa_sign_pkcs1v15(
+    key: &RsaPrivateKey,
+    hash: HashAlg,
+    digest: &[u8],
+) -> Result<Vec<u8>, String> {
     if hash != HashAlg::None && digest.len() != hash.size() {
         return Err("crypto/rsa: input must be hashed message".into());
     }
@@ -788,7 +802,13 @@ pub fn rsa_verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig
 }
 
 /// `VerifyPSS` with Go's salt-length handling (auto detects the salt).
-pub fn rsa_verify_pss(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig: &[u8], salt: i64) -> bool {
+pub fn rsa_verify_pss(
+    key: &RsaPublicKey,
+    hash: HashAlg,
+    digest: &[u8],
+    sig: &[u8],
+    salt: i64,
+) -> bool {
     let h_len = hash.size();
     if h_len == 0 || digest.len() != h_len {
         return false;
@@ -849,8 +869,14 @@ pub fn rsa_verify_pss(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig: &[u
             db_len - i - 1
         }
         n => {
-            let n = if n == PSS_SALT_EQUALS_HASH { h_len as i64 } else { n };
-            let Ok(n) = usize::try_from(n) else { return false };
+            let n = if n == PSS_SALT_EQUALS_HASH {
+                h_len as i64
+            } else {
+                n
+            };
+            let Ok(n) = usize::try_from(n) else {
+                return false;
+            };
             if n + 1 > db_len {
                 return false;
             }
@@ -889,7 +915,10 @@ mod tests {
             let key = random_bytes(kt.symmetric_key_len());
             let ct = seal(kt, &key, None, b"hello", b"ad").expect("seal");
             assert_eq!(ct.len(), nonce_size(kt) + 5 + 16);
-            assert_eq!(open(kt, &key, &ct, b"ad").expect("open").as_slice(), b"hello");
+            assert_eq!(
+                open(kt, &key, &ct, b"ad").expect("open").as_slice(),
+                b"hello"
+            );
             assert!(matches!(open(kt, &key, &ct, b""), Err(OpenError::Auth(_))));
             assert_eq!(open(kt, &key, &ct[..3], b""), Err(OpenError::Length));
         }
@@ -1000,18 +1029,51 @@ mod tests {
         let digest = Sha256::digest(b"msg").to_vec();
         for salt in [PSS_SALT_AUTO, PSS_SALT_EQUALS_HASH, 20] {
             let sig = rsa_sign_pss(&key, HashAlg::Sha2_256, &digest, salt).expect("sign");
-            assert!(rsa_verify_pss(&public, HashAlg::Sha2_256, &digest, &sig, PSS_SALT_AUTO));
-            assert!(rsa_verify_pss(&public, HashAlg::Sha2_256, &digest, &sig, salt));
-            assert!(!rsa_verify_pss(&public, HashAlg::Sha2_256, &[0u8; 32], &sig, salt));
+            assert!(rsa_verify_pss(
+                &public,
+                HashAlg::Sha2_256,
+                &digest,
+                &sig,
+                PSS_SALT_AUTO
+            ));
+            assert!(rsa_verify_pss(
+                &public,
+                HashAlg::Sha2_256,
+                &digest,
+                &sig,
+                salt
+            ));
+            assert!(!rsa_verify_pss(
+                &public,
+                HashAlg::Sha2_256,
+                &[0u8; 32],
+                &sig,
+                salt
+            ));
         }
         let sig = rsa_sign_pss(&key, HashAlg::Sha2_256, &digest, PSS_SALT_AUTO).expect("sign");
-        assert!(!rsa_verify_pss(&public, HashAlg::Sha2_256, &digest, &sig, 32));
-        let sig = rsa_sign_pkcs1v15(&key, HashAlg::Sha3_256, &Sha3_256::digest(b"m")).expect("sign");
-        assert!(rsa_verify_pkcs1v15(&public, HashAlg::Sha3_256, &Sha3_256::digest(b"m"), &sig));
+        assert!(!rsa_verify_pss(
+            &public,
+            HashAlg::Sha2_256,
+            &digest,
+            &sig,
+            32
+        ));
+        let sig =
+            rsa_sign_pkcs1v15(&key, HashAlg::Sha3_256, &Sha3_256::digest(b"m")).expect("sign");
+        assert!(rsa_verify_pkcs1v15(
+            &public,
+            HashAlg::Sha3_256,
+            &Sha3_256::digest(b"m"),
+            &sig
+        ));
         let sig = rsa_sign_pkcs1v15(&key, HashAlg::None, b"raw").expect("sign");
         assert!(rsa_verify_pkcs1v15(&public, HashAlg::None, b"raw", &sig));
         let ct = rsa_encrypt(&public, b"secret").expect("encrypt");
-        assert_eq!(rsa_decrypt(&key, &ct).expect("decrypt").as_slice(), b"secret");
+        assert_eq!(
+            rsa_decrypt(&key, &ct).expect("decrypt").as_slice(),
+            b"secret"
+        );
         assert!(rsa_decrypt(&key, &ct[1..]).is_err());
         assert_eq!(pss_max_salt(2048, HashAlg::Sha2_256), 222);
     }

@@ -147,6 +147,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// The DER bytes of the first PEM block in `text`, if any.
+#[cfg(test)]
 pub fn pem_decode(text: &str) -> Option<Vec<u8>> {
     let start = text.find("-----BEGIN ")?;
     let rest = &text[start..];

@@ -46,9 +46,7 @@ pub(crate) fn format_policy(p: &Policy, context: &[u8]) -> Result<Response, supe
             json!(p.allow_imported_key_rotation),
         ));
     }
-    let stamp = |s: &VersionStamp| {
-        json!({"time": kvutil::go_time(&s.time), "version": s.version})
-    };
+    let stamp = |s: &VersionStamp| json!({"time": kvutil::go_time(&s.time), "version": s.version});
     if let Some(b) = &p.backup_info {
         d.push(("backup_info", stamp(b)));
     }
@@ -66,10 +64,7 @@ pub(crate) fn format_policy(p: &Policy, context: &[u8]) -> Result<Response, supe
         }
         d.push(("convergent_encryption", json!(p.convergent_encryption)));
         if p.convergent_encryption {
-            d.push((
-                "convergent_encryption_version",
-                json!(p.convergent_version),
-            ));
+            d.push(("convergent_encryption_version", json!(p.convergent_version)));
         }
     }
     if kt.is_symmetric() {
@@ -133,7 +128,9 @@ fn sorted_map(m: Map<String, Value>) -> Map<String, Value> {
 /// `encodeRSAPublicKey`.
 fn rsa_public_pem(e: &KeyEntry, format: &str) -> Result<String, String> {
     if format == "raw" {
-        return Err("unknown key format for rsa key; supported values are ``, `der`, or `pem`".into());
+        return Err(
+            "unknown key format for rsa key; supported values are ``, `der`, or `pem`".into(),
+        );
     }
     let key = e.rsa_public()?;
     let der = crypto::rsa_spki_der(&key)?;
@@ -252,7 +249,8 @@ impl Transit {
                 "error deleting policy {name}: deletion is not allowed for this key"
             )));
         }
-        st.delete(&format!("{}{name}", super::POLICY_PREFIX)).await?;
+        st.delete(&format!("{}{name}", super::POLICY_PREFIX))
+            .await?;
         Ok(Response::empty())
     }
 
@@ -406,7 +404,12 @@ impl Transit {
         format_policy(&p, &[])
     }
 
-    pub(crate) async fn key_soft_delete(&self, st: &StorageView, name: &str, delete: bool) -> HResult {
+    pub(crate) async fn key_soft_delete(
+        &self,
+        st: &StorageView,
+        name: &str,
+        delete: bool,
+    ) -> HResult {
         let _g = self.write_lock.lock().await;
         let Some(mut p) = load_rotated(st, name).await? else {
             return Ok(Response::empty());
@@ -523,14 +526,12 @@ impl Transit {
             time: Utc::now(),
             version: p.latest_version,
         });
-        persist(st, &mut p)
-            .await
-            .map_err(|e| match e {
-                super::Fail::Internal(m) => {
-                    internal(format!("failed to persist policy with backup info: {m}"))
-                }
-                other => other,
-            })?;
+        persist(st, &mut p).await.map_err(|e| match e {
+            super::Fail::Internal(m) => {
+                internal(format!("failed to persist policy with backup info: {m}"))
+            }
+            other => other,
+        })?;
         let blob = backup::encode(&p).map_err(internal)?;
         Ok(Response::with_data(sorted(vec![("backup", json!(blob))])))
     }
@@ -547,7 +548,9 @@ impl Transit {
         let mut p = backup::decode(&blob).map_err(|e| match e {
             backup::DecodeError::Base64(m) | backup::DecodeError::Json(m) => internal(m),
             backup::DecodeError::NoPolicy => internal("backup does not contain a key policy"),
-            backup::DecodeError::Unsupported(m) => internal(format!("failed to restore the key: {m}")),
+            backup::DecodeError::Unsupported(m) => {
+                internal(format!("failed to restore the key: {m}"))
+            }
         })?;
         if !name.is_empty() {
             p.name = name.to_string();
@@ -590,7 +593,11 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
     };
     match kind {
         "hmac-key" => {
-            let src = if kt == KeyType::Hmac { &e.key } else { &e.hmac_key };
+            let src = if kt == KeyType::Hmac {
+                &e.key
+            } else {
+                &e.hmac_key
+            };
             if der_or_pem {
                 return Err("unknown format for HMAC key; supported values are `` or `raw`".into());
             }
@@ -605,7 +612,8 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
         "encryption-key" | "signing-key" if kt.is_rsa() => {
             if format == "raw" {
                 return Err(
-                    "unknown key format for rsa key; supported values are ``, `der`, or `pem`".into(),
+                    "unknown key format for rsa key; supported values are ``, `der`, or `pem`"
+                        .into(),
                 );
             }
             if e.rsa_key.is_empty() {
@@ -621,7 +629,8 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
         "signing-key" if kt.is_ecdsa() => {
             if format == "raw" {
                 return Err(
-                    "unknown key format for ec key; supported values are ``, `der`, or `pem`".into(),
+                    "unknown key format for ec key; supported values are ``, `der`, or `pem`"
+                        .into(),
                 );
             }
             if e.ec_d.is_empty() {
@@ -641,12 +650,17 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
             if !der_or_pem {
                 return Ok(gocompat::b64(&e.key));
             }
-            return Ok(encode("PRIVATE KEY", &crypto::ed25519_pkcs8_der(&e.key), true));
+            return Ok(encode(
+                "PRIVATE KEY",
+                &crypto::ed25519_pkcs8_der(&e.key),
+                true,
+            ));
         }
         "public-key" if kt.is_ecdsa() => {
             if format == "raw" {
                 return Err(
-                    "unknown key format for ec key; supported values are ``, `der`, or `pem`".into(),
+                    "unknown key format for ec key; supported values are ``, `der`, or `pem`"
+                        .into(),
                 );
             }
             let der = crypto::ec_public_der(kt, &e.ec_x, &e.ec_y)?;
@@ -663,7 +677,9 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
         "public-key" if kt.is_rsa() => return rsa_public_pem(e, format),
         "certificate-chain" => {
             if e.certificate_chain.is_empty() {
-                return Err("selected key version does not have a certificate chain imported".into());
+                return Err(
+                    "selected key version does not have a certificate chain imported".into(),
+                );
             }
             let pems: Vec<String> = e
                 .certificate_chain

@@ -154,13 +154,34 @@ pub(crate) enum Route {
     Encrypt(String),
     Decrypt(String),
     Rewrap(String),
-    Datakey { kind: String, name: String },
-    Export { kind: String, name: String, version: String },
-    Hmac { name: String, alg: String },
-    Sign { name: String, alg: String },
-    Verify { name: String, alg: String },
-    Random { source: String, bytes: String },
-    Hash { alg: String },
+    Datakey {
+        kind: String,
+        name: String,
+    },
+    Export {
+        kind: String,
+        name: String,
+        version: String,
+    },
+    Hmac {
+        name: String,
+        alg: String,
+    },
+    Sign {
+        name: String,
+        alg: String,
+    },
+    Verify {
+        name: String,
+        alg: String,
+    },
+    Random {
+        source: String,
+        bytes: String,
+    },
+    Hash {
+        alg: String,
+    },
     Backup(String),
     Restore(String),
     ConfigKeys,
@@ -260,11 +281,7 @@ impl Route {
                 version,
             });
         }
-        for (prefix, make) in [
-            ("hmac/", 0u8),
-            ("sign/", 1),
-            ("verify/", 2),
-        ] {
+        for (prefix, make) in [("hmac/", 0u8), ("sign/", 1), ("verify/", 2)] {
             if let Some(rest) = path.strip_prefix(prefix) {
                 let (name, alg) = name_opt(rest)?;
                 return Some(match make {
@@ -633,7 +650,8 @@ pub(crate) async fn load(st: &StorageView, name: &str) -> Result<Option<Policy>,
 /// `Persist`: the sanity checks (their failure is a plain error), then the write.
 pub(crate) async fn persist(st: &StorageView, p: &mut Policy) -> Result<(), Fail> {
     p.prepare_persist().map_err(internal)?;
-    st.put_json(&format!("{POLICY_PREFIX}{}", p.name), p).await?;
+    st.put_json(&format!("{POLICY_PREFIX}{}", p.name), p)
+        .await?;
     Ok(())
 }
 
@@ -641,7 +659,11 @@ impl Transit {
     /// Loads a key, rotating it first when its auto-rotate period has passed
     /// (OpenBao rotates from a periodic task; Coffer on first use after the
     /// due time, which callers cannot tell apart).
-    pub(crate) async fn get_policy(&self, st: &StorageView, name: &str) -> Result<Option<Policy>, Fail> {
+    pub(crate) async fn get_policy(
+        &self,
+        st: &StorageView,
+        name: &str,
+    ) -> Result<Option<Policy>, Fail> {
         let Some(p) = load(st, name).await? else {
             return Ok(None);
         };
@@ -715,7 +737,13 @@ impl Backend for Transit {
 }
 
 impl Transit {
-    async fn dispatch(&self, ctx: &Ctx<'_>, req: &Request, route: &Route, input: &Input) -> HResult {
+    async fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &Request,
+        route: &Route,
+        input: &Input,
+    ) -> HResult {
         use Operation::*;
         let st = ctx.storage;
         match (route, req.operation) {
@@ -728,9 +756,14 @@ impl Transit {
             (Route::KeyTrim(n), _) => self.key_trim(st, n, input).await,
             (Route::KeySoftDelete(n), _) => self.key_soft_delete(st, n, true).await,
             (Route::KeySoftDeleteRestore(n), _) => self.key_soft_delete(st, n, false).await,
-            (Route::Export { kind, name, version }, _) => {
-                self.export(st, kind, name, version, input).await
-            }
+            (
+                Route::Export {
+                    kind,
+                    name,
+                    version,
+                },
+                _,
+            ) => self.export(st, kind, name, version, input).await,
             (Route::Backup(n), _) => self.backup(st, n).await,
             (Route::Restore(n), _) => self.restore(st, n, input).await,
             (Route::ConfigKeys, Read) => keys::config_keys_read(st).await,
@@ -769,7 +802,10 @@ mod route_tests {
         assert_eq!(Route::parse("keys"), Some(Route::KeysList));
         assert_eq!(Route::parse("keys/"), Some(Route::KeysList));
         assert_eq!(Route::parse("keys/k"), Some(Route::Key("k".into())));
-        assert_eq!(Route::parse("keys/k/rotate"), Some(Route::KeyRotate("k".into())));
+        assert_eq!(
+            Route::parse("keys/k/rotate"),
+            Some(Route::KeyRotate("k".into()))
+        );
         assert_eq!(Route::parse("keys/k/other"), None);
         assert_eq!(Route::parse("keys/k/"), None);
         assert_eq!(
@@ -816,8 +852,14 @@ mod route_tests {
                 bytes: "-x".into()
             })
         );
-        assert_eq!(Route::parse("restore/a/b"), Some(Route::Restore("a/b".into())));
-        assert_eq!(Route::parse("hash"), Some(Route::Hash { alg: String::new() }));
+        assert_eq!(
+            Route::parse("restore/a/b"),
+            Some(Route::Restore("a/b".into()))
+        );
+        assert_eq!(
+            Route::parse("hash"),
+            Some(Route::Hash { alg: String::new() })
+        );
         assert_eq!(Route::parse("encrypt/"), None);
         assert_eq!(Route::parse(""), None);
     }

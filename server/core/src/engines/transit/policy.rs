@@ -529,7 +529,11 @@ impl Policy {
 
     /// Splits `vault:vN:rest` into (N, rest) with OpenBao's messages; `what`
     /// is `ciphertext` or `signature`.
-    pub fn split_versioned<'a>(&self, value: &'a str, what: &str) -> Result<(i64, &'a str), KeyError> {
+    pub fn split_versioned<'a>(
+        &self,
+        value: &'a str,
+        what: &str,
+    ) -> Result<(i64, &'a str), KeyError> {
         let parts: Vec<&str> = self.template().split("{{version}}").collect();
         if parts.len() != 2 {
             return Err(KeyError::internal("error parsing version template"));
@@ -653,7 +657,10 @@ mod tests {
         p.rotate().expect("rotate");
         p.rotate().expect("rotate");
         assert_eq!(p.version_prefix(3), "vault:v3:");
-        assert_eq!(p.split_versioned("vault:v2:abc", "ciphertext"), Ok((2, "abc")));
+        assert_eq!(
+            p.split_versioned("vault:v2:abc", "ciphertext"),
+            Ok((2, "abc"))
+        );
         assert_eq!(
             p.split_versioned("vault:v2", "ciphertext"),
             Err(KeyError::user("invalid ciphertext: wrong number of fields"))
