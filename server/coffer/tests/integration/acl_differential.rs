@@ -706,6 +706,11 @@ async fn acl_decisions_match_openbao() {
         }
     }
     // The table exercises both outcomes in quantity.
+    eprintln!(
+        "{} requests ({allowed} allowed, {denied} denied by OpenBao), {} capability checks",
+        ops.len() * PROFILES.len(),
+        paths.len() * PROFILES.len()
+    );
     assert!(
         allowed > 100 && denied > 100,
         "allowed {allowed}, denied {denied}"

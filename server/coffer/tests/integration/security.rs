@@ -1261,8 +1261,6 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     }
 
     // Bad keys, one at a time, then reset.
-    let coffer_hex = keys.keys[0].clone();
-    let wrong_len = format!("{}00", &coffer_hex);
     for (label, key) in [
         ("key too short", "zzzz".to_string()),
         ("key not hex or base64", "!!!!".to_string()),
@@ -1281,42 +1279,41 @@ async fn raft_bad_input_and_foreign_keys_match_openbao() {
     let (cr, or) = both("PUT", "sys/unseal", "{}".into()).await;
     compare(&mut mm, "unseal no key", &cr, &or, true);
 
-    // A wrong-length share after a good one: 400 at combination time.
-    let cr1 = call(
-        &c,
-        "PUT",
-        &server.api("sys/unseal"),
-        None,
-        Some(&json!({"key": keys.keys[0]}).to_string()),
-    )
-    .await;
-    let or1 = call(
-        &c,
-        "PUT",
-        &bao.api("sys/unseal"),
-        None,
-        Some(&json!({"key": bao_keys[0]}).to_string()),
-    )
-    .await;
-    compare(&mut mm, "own first key", &cr1, &or1, false);
-    let bao_wrong_len = format!("{}00", bao_keys[1]);
-    let cr = call(
-        &c,
-        "PUT",
-        &server.api("sys/unseal"),
-        None,
-        Some(&json!({"key": wrong_len}).to_string()),
-    )
-    .await;
-    let or = call(
-        &c,
-        "PUT",
-        &bao.api("sys/unseal"),
-        None,
-        Some(&json!({"key": bao_wrong_len}).to_string()),
-    )
-    .await;
+    // Keys of the wrong length after a good one: too long is refused up
+    // front (progress kept); shorter (but >= 16 bytes) fails when the shares
+    // are combined (progress reset).
+    let unseal = |base: String, key: String| {
+        let c = c.clone();
+        async move {
+            let body = json!({ "key": key }).to_string();
+            call(&c, "PUT", &format!("{base}/v1/sys/unseal"), None, Some(&body)).await
+        }
+    };
+    let progress = |base: String| {
+        let c = c.clone();
+        async move {
+            let r = call(&c, "GET", &format!("{base}/v1/sys/seal-status"), None, None).await;
+            r.json()["progress"].clone()
+        }
+    };
+    let cr = unseal(surl.clone(), keys.keys[0].clone()).await;
+    let or = unseal(burl.clone(), bao_keys[0].clone()).await;
+    compare(&mut mm, "own first key", &cr, &or, false);
+    let cr = unseal(surl.clone(), format!("{}00", keys.keys[1])).await;
+    let or = unseal(burl.clone(), format!("{}00", bao_keys[1])).await;
+    compare(&mut mm, "share too long", &cr, &or, true);
+    let (cp, op) = (progress(surl.clone()).await, progress(burl.clone()).await);
+    if cp != op {
+        mm.push(format!("[share too long] progress after: coffer {cp} / openbao {op}"));
+    }
+    let cr = unseal(surl.clone(), keys.keys[1][..40].to_string()).await;
+    let or = unseal(burl.clone(), bao_keys[1][..40].to_string()).await;
     compare(&mut mm, "wrong-length share", &cr, &or, true);
+    let (cp, op) = (progress(surl.clone()).await, progress(burl.clone()).await);
+    if cp != op {
+        mm.push(format!("[wrong-length share] progress after: coffer {cp} / openbao {op}"));
+    }
+    assert_eq!(cp, json!(0), "progress after a failed combination");
 
     // Foreign keys on Coffer (another Coffer's, then OpenBao's): the first
     // counts as progress, the threshold fails with 400, still sealed,

@@ -428,6 +428,18 @@ async fn scenario(url: &str) -> Vec<(&'static str, Value)> {
     t
 }
 
+/// Differences the lead knows about (reported as server bugs).
+const VAULTRS_KNOWN: &[(&str, &str)] = &[
+    (
+        "[policy set invalid]",
+        "OpenBao repeats the path in the invalid-capability error: `path \"x\": path \"x\": invalid capability`",
+    ),
+    (
+        "entity_id_empty: coffer true != openbao false",
+        "no identity store: OpenBao gives userpass logins an entity, Coffer an empty entity_id",
+    ),
+];
+
 #[tokio::test]
 async fn vaultrs_operations_match_openbao() {
     let server = CofferServer::dev();
@@ -436,7 +448,7 @@ async fn vaultrs_operations_match_openbao() {
     let openbao = scenario(&bao.url).await;
     assert_eq!(coffer.len(), openbao.len());
     assert!(coffer.len() > 50, "{}", coffer.len());
-    let mut mm = Mismatches::new("vaultrs, dev servers", &[]);
+    let mut mm = Mismatches::new("vaultrs, dev servers", VAULTRS_KNOWN);
     for ((label, a), (_, b)) in coffer.iter().zip(&openbao) {
         let (a, b) = (normalize_json(a, &server.url), normalize_json(b, &bao.url));
         let mut diffs = Vec::new();
