@@ -11,10 +11,10 @@ use coffer_core::logical::{Data, Operation, Request};
 use coffer_core::{Core, CoreError};
 use futures::{Stream, StreamExt};
 use http::{HeaderMap, Method};
-use serde::Deserialize;
 use warp::Filter;
 use zeroize::Zeroizing;
 
+use crate::gojson::GoType;
 use crate::health::HealthQuery;
 use crate::parse::{self, ParseError};
 use crate::render::{self, DenialForm, HttpResponse};
@@ -173,6 +173,21 @@ where
     B: Buf,
     E: std::fmt::Display,
 {
+    // The body is always read (within the limit), even where it is ignored:
+    // an unread body would cost the client its keep-alive connection.
+    let size_hint = content_length(&req.headers);
+    if size_hint.is_some_and(|n| n > state.max_request_size) {
+        return too_large();
+    }
+    let body = match read_body(body, state.max_request_size, size_hint).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Read(e)) => {
+            tracing::debug!(error = %e, "reading a request body failed");
+            return render::errors(400, &["error reading data".to_string()]);
+        }
+    };
+
     let Some(path) = parse::percent_decode_path(&req.path) else {
         return render::errors(400, &["invalid path".to_string()]);
     };
@@ -194,29 +209,10 @@ where
     };
     let rel = rel.to_string();
 
-    let size_hint = content_length(&req.headers);
-    if size_hint.is_some_and(|n| n > state.max_request_size) {
-        return too_large();
-    }
-    let limit = state.max_request_size;
-    let read = |body: S| async move {
-        match read_body(body, limit, size_hint).await {
-            Ok(b) => Ok(b),
-            Err(BodyError::TooLarge) => Err(too_large()),
-            Err(BodyError::Read(e)) => {
-                tracing::debug!(error = %e, "reading a request body failed");
-                Err(render::errors(400, &["error reading data".to_string()]))
-            }
-        }
-    };
-
     match rel.as_str() {
         "sys/init" => match req.method {
             Method::GET => init_status(state).await,
-            Method::PUT | Method::POST => match read(body).await {
-                Ok(b) => init(state, &b).await,
-                Err(r) => r,
-            },
+            Method::PUT | Method::POST => init(state, &body).await,
             _ => render::errors(405, &[]),
         },
         "sys/seal-status" => match req.method {
@@ -224,10 +220,7 @@ where
             _ => render::errors(405, &[]),
         },
         "sys/unseal" => match req.method {
-            Method::PUT | Method::POST => match read(body).await {
-                Ok(b) => unseal(state, &b).await,
-                Err(r) => r,
-            },
+            Method::PUT | Method::POST => unseal(state, &body).await,
             _ => render::errors(405, &[]),
         },
         "sys/health" => match req.method {
@@ -241,18 +234,7 @@ where
             },
             _ => render::errors(405, &[]),
         },
-        _ => {
-            let needs_body = matches!(req.method, Method::PUT | Method::POST | Method::PATCH);
-            let bytes = if needs_body {
-                match read(body).await {
-                    Ok(b) => b,
-                    Err(r) => return r,
-                }
-            } else {
-                Zeroizing::new(Vec::new())
-            };
-            logical(state, &req, rel, &bytes).await
-        }
+        _ => logical(state, &req, rel, &body).await,
     }
 }
 
@@ -267,41 +249,58 @@ async fn init_status(state: &HttpState) -> HttpResponse {
     }
 }
 
-/// The `sys/init` body; fields clients send that Coffer has no use for
-/// (`recovery_*`, `stored_shares`, ...) are ignored.
-#[derive(Debug, Default, Deserialize)]
-struct InitBody {
-    #[serde(default)]
-    secret_shares: u64,
-    #[serde(default)]
-    secret_threshold: u64,
-    #[serde(default)]
-    pgp_keys: Option<Vec<String>>,
-    #[serde(default)]
-    root_token_pgp_key: Option<String>,
+/// The fields of OpenBao's `http.InitRequest`; the ones Coffer has no use
+/// for (`stored_shares`, `recovery_*`) are type-checked and ignored.
+const INIT_FIELDS: &[(&str, GoType)] = &[
+    ("secret_shares", GoType::Int),
+    ("secret_threshold", GoType::Int),
+    ("stored_shares", GoType::Int),
+    ("pgp_keys", GoType::StringSlice),
+    ("recovery_shares", GoType::Int),
+    ("recovery_threshold", GoType::Int),
+    ("recovery_pgp_keys", GoType::StringSlice),
+    ("root_token_pgp_key", GoType::String),
+];
+
+/// The fields of OpenBao's `http.UnsealRequest`.
+const UNSEAL_FIELDS: &[(&str, GoType)] = &[
+    ("key", GoType::String),
+    ("reset", GoType::Bool),
+    ("migrate", GoType::Bool),
+];
+
+/// A non-negative integer field (negative counts as 0, which the seal
+/// configuration check refuses as OpenBao refuses a negative one).
+fn count(data: &Data, key: &str) -> u64 {
+    data.get(key)
+        .and_then(serde_json::Value::as_i64)
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
+fn non_empty(data: &Data, key: &str) -> bool {
+    match data.get(key) {
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        _ => false,
+    }
 }
 
 async fn init(state: &HttpState, body: &[u8]) -> HttpResponse {
-    let req: InitBody = match parse::parse_json_struct(body) {
+    let req = match parse::parse_go_struct(body, "http.InitRequest", INIT_FIELDS) {
         Ok(r) => r,
         Err(e) => return render::errors(400, &[e.to_string()]),
     };
     // Handing out plain keys to a caller that asked for PGP-encrypted ones
     // would be worse than refusing.
-    if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
-        || req
-            .root_token_pgp_key
-            .as_ref()
-            .is_some_and(|k| !k.is_empty())
-    {
+    if non_empty(&req, "pgp_keys") || non_empty(&req, "root_token_pgp_key") {
         return render::errors(
             400,
             &["PGP-encrypted key shares are not supported".to_string()],
         );
     }
     let init = InitRequest {
-        secret_shares: req.secret_shares,
-        secret_threshold: req.secret_threshold,
+        secret_shares: count(&req, "secret_shares"),
+        secret_threshold: count(&req, "secret_threshold"),
     };
     match state.core.init(init).await {
         Ok(resp) => render::json(200, &resp),
@@ -316,27 +315,21 @@ async fn seal_status(state: &HttpState) -> HttpResponse {
     }
 }
 
-#[derive(Default, Deserialize)]
-struct UnsealBody {
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    reset: bool,
-    #[serde(default)]
-    #[allow(dead_code)]
-    migrate: bool,
-}
-
 async fn unseal(state: &HttpState, body: &[u8]) -> HttpResponse {
-    let req: UnsealBody = match parse::parse_json_struct(body) {
+    let req = match parse::parse_go_struct(body, "http.UnsealRequest", UNSEAL_FIELDS) {
         Ok(r) => r,
         Err(e) => return render::errors(400, &[e.to_string()]),
     };
-    if req.reset {
+    if req.get("reset").and_then(serde_json::Value::as_bool) == Some(true) {
         state.core.reset_unseal().await;
         return seal_status(state).await;
     }
-    let Some(key) = req.key.filter(|k| !k.is_empty()).map(Zeroizing::new) else {
+    let key = req
+        .get("key")
+        .and_then(serde_json::Value::as_str)
+        .filter(|k| !k.is_empty())
+        .map(|k| Zeroizing::new(k.to_string()));
+    let Some(key) = key else {
         return render::errors(
             400,
             &[
@@ -423,7 +416,20 @@ pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request
     let data: Data = match req.method.as_str() {
         "GET" => parse::query_data(&pairs, &["list"]),
         "LIST" | "DELETE" => parse::query_data(&pairs, &[]),
-        "PATCH" => parse::parse_json_object(body)?,
+        "PATCH" => {
+            // OpenBao checks the media type before anything else.
+            let media = parse::go_media_type(content_type.as_deref().unwrap_or(""))
+                .map_err(|e| Rejected::new(400, &[e.as_str()]))?;
+            if media != "application/merge-patch+json" {
+                return Err(Rejected::new(
+                    415,
+                    &[&format!(
+                        "PATCH requires Content-Type of application/merge-patch+json, provided {media}"
+                    )],
+                ));
+            }
+            parse::parse_json_object(body)?
+        }
         _ => parse::parse_write_body(content_type.as_deref(), body)?,
     };
     let wrap_ttl = parse::wrap_ttl(&req.headers)?;
@@ -470,30 +476,34 @@ async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) ->
     let token = request.client_token.clone();
     match state.core.handle_request(request).await {
         Ok(resp) => render::logical(&request_id, &resp),
-        Err(e) => {
-            let denial = if matches!(e, CoreError::PermissionDenied) {
-                denial_form(&state.core, token.as_deref().map(String::as_str)).await
-            } else {
-                DenialForm::Plain
-            };
-            render::core_error(&e, denial)
+        Err(e @ (CoreError::PermissionDenied | CoreError::NoRoute(_))) => {
+            let valid = token_is_valid(&state.core, token.as_deref().map(String::as_str)).await;
+            match e {
+                // Vault words a denial of a valid token (an ACL decision) as a
+                // multi-error, one for a missing or unknown token plainly.
+                CoreError::PermissionDenied if valid => render::core_error(&e, DenialForm::Multi),
+                // Vault checks the token before routing: without a valid
+                // token an unknown mount is a denial, not a 404 (which would
+                // let anyone enumerate mounts).
+                CoreError::NoRoute(_) if !valid => {
+                    render::core_error(&CoreError::PermissionDenied, DenialForm::Plain)
+                }
+                _ => render::core_error(&e, DenialForm::Plain),
+            }
         }
+        Err(e) => render::core_error(&e, DenialForm::Plain),
     }
 }
 
-/// Vault words a denial of a valid token (an ACL decision) as a multi-error
-/// and a denial for a missing or unknown token as plain `permission denied`.
-async fn denial_form(core: &Core, token: Option<&str>) -> DenialForm {
+/// Whether `token` names a live token.
+async fn token_is_valid(core: &Core, token: Option<&str>) -> bool {
     let Some(token) = token else {
-        return DenialForm::Plain;
+        return false;
     };
     let Ok(active) = core.active() else {
-        return DenialForm::Plain;
+        return false;
     };
-    match active.tokens.lookup(token).await {
-        Ok(Some(_)) => DenialForm::Multi,
-        _ => DenialForm::Plain,
-    }
+    matches!(active.tokens.lookup(token).await, Ok(Some(_)))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod dev;
+pub mod gojson;
 pub mod health;
 pub mod http;
 pub mod logging;

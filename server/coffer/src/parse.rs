@@ -12,9 +12,13 @@ use serde_json::Value;
 /// Why a request could not be parsed; the HTTP layer answers 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// The body is not valid JSON (`failed to decode JSON input: ...`).
+    /// The body is not valid JSON, or not of the expected shape
+    /// (`failed to decode JSON input: ...`, with Go's wording).
     #[error("failed to decode JSON input: {0}")]
     Json(String),
+    /// A form-encoded body Go's `ParseForm` refuses (a bad `%` escape, a `;`).
+    #[error("error parsing form data")]
+    Form,
     /// `X-Vault-Wrap-TTL` is not a duration.
     #[error("error parsing X-Vault-Wrap-TTL header: {0}")]
     WrapTtl(String),
@@ -23,20 +27,95 @@ pub enum ParseError {
     WrapTtlNegative,
 }
 
-/// The media type of a `Content-Type` value, lower-cased, without parameters.
-pub fn media_type(content_type: Option<&str>) -> Option<String> {
-    let ct = content_type?;
-    let base = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if base.is_empty() {
-        None
-    } else {
-        Some(base)
+/// Characters of a MIME token (RFC 2045), as Go's `mime` package sees them.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii() && c > ' ' && c != '\x7f' && !"()<>@,;:\\\"/[]?=".contains(c)
+}
+
+fn consume_token(s: &str) -> (&str, &str) {
+    let end = s.find(|c: char| !is_token_char(c)).unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// One `; key=value` parameter; `None` when malformed.
+fn consume_param(s: &str) -> Option<(String, &str)> {
+    let rest = s.trim_start().strip_prefix(';')?.trim_start();
+    let (key, rest) = consume_token(rest);
+    if key.is_empty() {
+        return None;
     }
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let rest = if let Some(quoted) = rest.strip_prefix('"') {
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in quoted.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                end = Some(i);
+                break;
+            }
+        }
+        &quoted[end? + 1..]
+    } else {
+        let (value, rest) = consume_token(rest);
+        if value.is_empty() {
+            return None;
+        }
+        rest
+    };
+    Some((key.to_ascii_lowercase(), rest))
+}
+
+/// Go's `mime.ParseMediaType`: the lower-cased media type, or Go's error
+/// text (`mime: no media type`, `mime: invalid media parameter`, ...).
+pub fn go_media_type(v: &str) -> Result<String, String> {
+    let base = v.split(';').next().unwrap_or("");
+    let media = base.trim().to_ascii_lowercase();
+    let (typ, rest) = consume_token(&media);
+    if typ.is_empty() {
+        return Err("mime: no media type".into());
+    }
+    if !rest.is_empty() {
+        let Some(after) = rest.strip_prefix('/') else {
+            return Err("mime: expected slash after first token".into());
+        };
+        let (sub, rest) = consume_token(after);
+        if sub.is_empty() {
+            return Err("mime: expected token after slash".into());
+        }
+        if !rest.is_empty() {
+            return Err("mime: unexpected content after media subtype".into());
+        }
+    }
+    let mut params = &v[base.len()..];
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        params = params.trim_start();
+        if params.is_empty() {
+            break;
+        }
+        match consume_param(params) {
+            Some((key, rest)) => {
+                if seen.contains(&key) {
+                    return Err("mime: duplicate parameter name".into());
+                }
+                seen.push(key);
+                params = rest;
+            }
+            None if params.trim() == ";" => break,
+            None => return Err("mime: invalid media parameter".into()),
+        }
+    }
+    Ok(media)
+}
+
+/// The media type of a `Content-Type` value, lower-cased, without
+/// parameters; `None` when absent or unparsable.
+pub fn media_type(content_type: Option<&str>) -> Option<String> {
+    go_media_type(content_type?).ok()
 }
 
 /// Vault's `isForm`: a body is form-encoded only when the media type says so
@@ -59,16 +138,21 @@ pub fn is_form(content_type: Option<&str>, body: &[u8]) -> bool {
 /// otherwise. An empty body (or JSON `null`) is empty data.
 pub fn parse_write_body(content_type: Option<&str>, body: &[u8]) -> Result<Data, ParseError> {
     if is_form(content_type, body) {
-        Ok(parse_form(body))
+        parse_form(body)
     } else {
         parse_json_object(body)
     }
 }
 
-/// Parses a form-encoded body; repeated keys are joined with `,` as Vault does.
-pub fn parse_form(body: &[u8]) -> Data {
+/// Parses a form-encoded body as Go's `ParseForm` does (a malformed pair is an
+/// error); repeated keys are joined with `,` as Vault does.
+pub fn parse_form(body: &[u8]) -> Result<Data, ParseError> {
+    let (pairs, err) = go_parse_query(body);
+    if err.is_some() {
+        return Err(ParseError::Form);
+    }
     let mut data = Data::new();
-    for (k, v) in form_pairs(body) {
+    for (k, v) in pairs {
         match data.get_mut(&k) {
             Some(Value::String(existing)) => {
                 existing.push(',');
@@ -79,61 +163,122 @@ pub fn parse_form(body: &[u8]) -> Data {
             }
         }
     }
-    data
+    Ok(data)
 }
 
-fn form_pairs(input: &[u8]) -> Vec<(String, String)> {
-    // serde_urlencoded never fails on a `Vec<(String, String)>` target for
-    // well-formed UTF-8; invalid UTF-8 is decoded lossily by form_urlencoded.
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(input).unwrap_or_default()
-}
-
-/// Parses the first JSON value of `body` (trailing data is ignored, as Go's
-/// decoder does) and requires an object; `null` and an empty body give empty data.
-pub fn parse_json_object(body: &[u8]) -> Result<Data, ParseError> {
-    if body.iter().all(|c| c.is_ascii_whitespace()) {
-        return Ok(Data::new());
+/// Go's `url.QueryUnescape`.
+fn go_unescape(s: &[u8]) -> Result<String, String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let ok =
+                    i + 2 < s.len() && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit();
+                if !ok {
+                    let bad = &s[i..s.len().min(i + 3)];
+                    return Err(format!(
+                        "invalid URL escape {:?}",
+                        String::from_utf8_lossy(bad)
+                    ));
+                }
+                let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
-    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Go's `url.ParseQuery`: the pairs that parse, in order, and the first
+/// error (a bad `%` escape, or a `;` in a pair, which Go refuses).
+pub fn go_parse_query(input: &[u8]) -> (Vec<(String, String)>, Option<String>) {
+    let mut pairs = Vec::new();
+    let mut first_err = None;
+    for part in input.split(|&b| b == b'&') {
+        if part.is_empty() {
+            continue;
+        }
+        if part.contains(&b';') {
+            first_err.get_or_insert_with(|| "invalid semicolon separator in query".to_string());
+            continue;
+        }
+        let (k, v) = match part.iter().position(|&b| b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &part[part.len()..]),
+        };
+        match (go_unescape(k), go_unescape(v)) {
+            (Ok(k), Ok(v)) => pairs.push((k, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    (pairs, first_err)
+}
+
+/// The first JSON value of a body that passed Go's syntax check (invalid
+/// UTF-8 inside strings is replaced, as Go does); `None` for an empty body.
+fn first_json_value(body: &[u8]) -> Result<Option<Value>, ParseError> {
+    if body.iter().all(|c| c.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    crate::gojson::check_stream(body).map_err(|e| ParseError::Json(e.to_string()))?;
+    let text = String::from_utf8_lossy(body);
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
     match stream.next() {
-        None => Ok(Data::new()),
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v)),
         Some(Err(e)) => Err(ParseError::Json(json_error_text(&e))),
-        Some(Ok(Value::Object(m))) => Ok(m),
-        Some(Ok(Value::Null)) => Ok(Data::new()),
-        Some(Ok(other)) => Err(ParseError::Json(format!(
+    }
+}
+
+/// Parses a JSON body as OpenBao does: the whole body must be a valid stream
+/// of JSON values (Go's syntax errors otherwise), and the first one must be
+/// an object; `null` and an empty body give empty data.
+pub fn parse_json_object(body: &[u8]) -> Result<Data, ParseError> {
+    match first_json_value(body)? {
+        None | Some(Value::Null) => Ok(Data::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(other) => Err(ParseError::Json(format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-            go_json_kind(&other)
+            crate::gojson::kind(&other)
         ))),
     }
 }
 
-/// Deserialises a JSON body into a typed struct (lifecycle endpoints); an
-/// empty body is `T::default()`.
+/// Deserialises a JSON body into a typed struct; an empty body is
+/// `T::default()`. Type errors are serde's; see [`parse_go_struct`] for Go's.
 pub fn parse_json_struct<T>(body: &[u8]) -> Result<T, ParseError>
 where
     T: serde::de::DeserializeOwned + Default,
 {
-    if body.iter().all(|c| c.is_ascii_whitespace()) {
-        return Ok(T::default());
+    match first_json_value(body)? {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| ParseError::Json(e.to_string())),
     }
-    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
-    let value = match stream.next() {
-        None => return Ok(T::default()),
-        Some(Err(e)) => return Err(ParseError::Json(json_error_text(&e))),
-        Some(Ok(Value::Null)) => return Ok(T::default()),
-        Some(Ok(v)) => v,
-    };
-    serde_json::from_value(value).map_err(|e| ParseError::Json(e.to_string()))
 }
 
-fn go_json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        Value::Null => "null",
-        Value::Object(_) => "object",
+/// Decodes a JSON body as Go decodes it into the struct `type_name` with
+/// `fields` (see [`crate::gojson::decode_struct`]): the known fields under
+/// their canonical names, or Go's error text.
+pub fn parse_go_struct(
+    body: &[u8],
+    type_name: &str,
+    fields: &[(&str, crate::gojson::GoType)],
+) -> Result<Data, ParseError> {
+    match first_json_value(body)? {
+        None => Ok(Data::new()),
+        Some(v) => crate::gojson::decode_struct(&v, type_name, fields).map_err(ParseError::Json),
     }
 }
 
@@ -146,8 +291,9 @@ fn json_error_text(e: &serde_json::Error) -> String {
 }
 
 /// Query parameters in order; `+` is a space and `%XX` escapes are decoded.
+/// Malformed pairs are dropped, as Go's `r.URL.Query()` drops them.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    form_pairs(query.as_bytes())
+    go_parse_query(query.as_bytes()).0
 }
 
 /// The first value of a query parameter (Go's `r.URL.Query()[k][0]`).
@@ -387,6 +533,70 @@ mod tests {
     }
 
     #[test]
+    fn form_bodies_are_parsed_as_go_does() {
+        let form = Some("application/x-www-form-urlencoded");
+        for bad in [&b"a=%zz"[..], b"a=1;b=2", b"a=%4", b"%=1"] {
+            assert_eq!(
+                parse_write_body(form, bad),
+                Err(ParseError::Form),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(ParseError::Form.to_string(), "error parsing form data");
+        let d = parse_write_body(form, b"&&a=1&&").unwrap();
+        assert_eq!(Value::Object(d), json!({"a": "1"}));
+        // Query strings drop the malformed pairs instead.
+        assert_eq!(
+            query_pairs("a=%zz&b=1&c;d=2"),
+            vec![("b".to_string(), "1".to_string())]
+        );
+        assert_eq!(
+            go_parse_query(b"a=%zz").1.as_deref(),
+            Some("invalid URL escape \"%zz\"")
+        );
+    }
+
+    #[test]
+    fn media_types_as_go_parses_them() {
+        assert_eq!(
+            go_media_type("application/merge-patch+json").as_deref(),
+            Ok("application/merge-patch+json")
+        );
+        assert_eq!(
+            go_media_type("Text/Plain; charset=UTF-8").as_deref(),
+            Ok("text/plain")
+        );
+        assert_eq!(go_media_type("text/plain;").as_deref(), Ok("text/plain"));
+        assert_eq!(
+            go_media_type("a/b; x=\"q;\\\"\"; y=z").as_deref(),
+            Ok("a/b")
+        );
+        assert_eq!(go_media_type("text").as_deref(), Ok("text"));
+        assert_eq!(go_media_type(""), Err("mime: no media type".to_string()));
+        assert_eq!(go_media_type("/x"), Err("mime: no media type".to_string()));
+        assert_eq!(
+            go_media_type("a b"),
+            Err("mime: expected slash after first token".to_string())
+        );
+        assert_eq!(
+            go_media_type("a/"),
+            Err("mime: expected token after slash".to_string())
+        );
+        assert_eq!(
+            go_media_type("a/b c"),
+            Err("mime: unexpected content after media subtype".to_string())
+        );
+        assert_eq!(
+            go_media_type("a/b; x"),
+            Err("mime: invalid media parameter".to_string())
+        );
+        assert_eq!(
+            go_media_type("a/b; x=1; X=2"),
+            Err("mime: duplicate parameter name".to_string())
+        );
+    }
+
+    #[test]
     fn form_bodies_join_repeated_keys() {
         let d =
             parse_write_body(Some("application/x-www-form-urlencoded"), b"a=1&b=2&a=3&c").unwrap();
@@ -402,9 +612,19 @@ mod tests {
         assert!(parse_write_body(None, b"").unwrap().is_empty());
         assert!(parse_write_body(None, b" \n").unwrap().is_empty());
         assert!(parse_write_body(None, b"null").unwrap().is_empty());
-        // Trailing data after the first value is ignored, as in Go.
+        // Further values after the first are checked but not used; anything
+        // else after it is a syntax error (OpenBao scans the whole body).
         let d = parse_write_body(None, br#"{"a":1} {"b":2}"#).unwrap();
         assert_eq!(Value::Object(d), json!({"a": 1}));
+        assert_eq!(
+            parse_write_body(None, br#"{"data":{}} trailing"#)
+                .unwrap_err()
+                .to_string(),
+            "failed to decode JSON input: invalid character 'a' in literal true (expecting 'u')"
+        );
+        // Invalid UTF-8 inside strings is replaced, as Go does.
+        let d = parse_write_body(None, b"{\"a\":\"x\xffy\"}").unwrap();
+        assert_eq!(Value::Object(d), json!({"a": "x\u{fffd}y"}));
         // A form content type with a JSON-looking body is JSON.
         let d = parse_write_body(Some("application/x-www-form-urlencoded"), br#"{"a":1}"#).unwrap();
         assert_eq!(Value::Object(d), json!({"a": 1}));
@@ -425,7 +645,10 @@ mod tests {
         let e = parse_write_body(Some("application/json"), b"not json")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("failed to decode JSON input: "), "{e}");
+        assert_eq!(
+            e,
+            "failed to decode JSON input: invalid character 'o' in literal null (expecting 'u')"
+        );
         assert!(parse_write_body(None, b"\"s\"").is_err());
         assert!(parse_write_body(None, b"5").is_err());
     }

@@ -13,6 +13,7 @@ use crate::audit::{AuditBroker, AuditDeviceConfig};
 use crate::barrier::{self, Barrier, Key, ROOT_KEY_PATH, SEAL_CONFIG_PATH};
 use crate::engines;
 use crate::error::CoreError;
+use crate::expiration::ExpirationManager;
 use crate::logical::{barrier_err, path_matches, Ctx, Operation, Request, Response};
 use crate::mounts::{
     MountEntry, MountTable, RouteEntry, Router, TableKind, AUTH_TABLE_PATH, MOUNT_TABLE_PATH,
@@ -434,6 +435,14 @@ impl Core {
         if first_time {
             policies.setup_defaults().await?;
         }
+        policies
+            .ensure_builtin(
+                crate::wrapping::RESPONSE_WRAPPING_POLICY,
+                crate::wrapping::RESPONSE_WRAPPING_POLICY_TEXT,
+            )
+            .await?;
+        let expiration = ExpirationManager::new(self.barrier.clone());
+        tokens.set_revocation_listener(expiration.clone());
         let audit = AuditBroker::new(self.barrier.clone(), &self.config.audit_devices).await?;
         let active = Arc::new(Active {
             core: Arc::downgrade(self),
@@ -447,6 +456,7 @@ impl Core {
             cluster_id: info.id,
             active_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             mount_lock: tokio::sync::Mutex::new(()),
+            expiration,
             background: parking_lot::Mutex::new(Vec::new()),
         });
         active.load_mounts(first_time).await?;
@@ -474,6 +484,8 @@ pub struct Active {
     pub active_time: String,
     mount_lock: tokio::sync::Mutex<()>,
     background: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Leases: registration, renewal, revocation and expiry.
+    pub expiration: Arc<ExpirationManager>,
 }
 
 impl Active {
@@ -491,6 +503,8 @@ impl Active {
     }
 
     fn start_background(self: &Arc<Self>) {
+        let expiry = tokio::spawn(self.expiration.clone().run(Arc::downgrade(self)));
+        self.background.lock().push(expiry);
         let weak = Arc::downgrade(self);
         let h = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
@@ -597,13 +611,18 @@ impl Active {
     }
 
     /// Unmounts and deletes the mount's data.
-    pub async fn unmount(&self, kind: TableKind, path: &str) -> Result<(), CoreError> {
+    pub async fn unmount(self: &Arc<Self>, kind: TableKind, path: &str) -> Result<(), CoreError> {
         let _g = self.mount_lock.lock().await;
         let path = crate::mounts::normalize_mount_path(path);
         let mut table = self.read_table(Self::table_path(kind)).await?;
         let Some(pos) = table.entries.iter().position(|e| e.path == path) else {
             return Ok(());
         };
+        // The mount's leases are revoked through it first, as OpenBao does.
+        let full = table.entries[pos].full_path();
+        self.expiration
+            .revoke_prefix(self, &full, false, true)
+            .await?;
         let entry = table.entries.remove(pos);
         self.write_table(Self::table_path(kind), &table).await?;
         // Take the route out before awaiting: the router lock is not held across `.await`.
@@ -662,6 +681,14 @@ impl Active {
             core: self,
         };
 
+        // The wrapping token of `sys/wrapping/{lookup,unwrap,rewrap}` is
+        // checked before the request's own token, as OpenBao does.
+        if let Err(e) = crate::wrapping::validate(self, &req).await {
+            self.audit.log_request(&req).await?;
+            self.audit.log_error(&req, &e).await?;
+            return Err(e);
+        }
+
         let unauthenticated = path_matches(route.backend.unauthenticated_paths(), &rel);
         if !unauthenticated {
             let token = req
@@ -706,11 +733,27 @@ impl Active {
         }
 
         self.audit.log_request(&req).await?;
-        let result = route.backend.handle(&ctx, &req).await;
+        let mut leased = false;
+        let mut result = match route.backend.handle(&ctx, &req).await {
+            Ok(mut resp) => match self.complete(&req, &route.entry, &path, &mut resp).await {
+                Ok(registered) => {
+                    leased = registered;
+                    Ok(resp)
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         if let Some(entry) = &req.token {
-            // A limited-use token whose last use this was is revoked now.
+            // A limited-use token whose last use this was is revoked now,
+            // with the leases it created.
             if let Err(e) = self.tokens.finish_use(&entry.hid).await {
                 tracing::warn!(error = %e, "revoking a used-up token failed");
+            }
+            if leased && entry.num_uses == 1 && result.is_ok() {
+                result = Err(CoreError::invalid(
+                    "Secret cannot be returned; token had one use left, so leased credentials were immediately revoked.",
+                ));
             }
         }
         let mut resp = match result {
@@ -720,14 +763,38 @@ impl Active {
                 return Err(e);
             }
         };
-        if let Some(login) = resp.login.take() {
-            let auth = self
-                .tokens
-                .create_from_login(&login, &route.entry, &path)
-                .await?;
-            resp.auth = Some(auth);
+        if let Some(ttl) = req.wrap_ttl {
+            resp = match crate::wrapping::wrap(self, &req, resp, ttl).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.audit.log_error(&req, &e).await?;
+                    return Err(e);
+                }
+            };
         }
         self.audit.log_response(&req, &resp).await?;
         Ok(resp)
+    }
+
+    /// What follows a backend's answer: the token of a login is minted and
+    /// the lease of a dynamic secret registered. Returns whether a lease was.
+    async fn complete(
+        &self,
+        req: &Request,
+        mount: &MountEntry,
+        path: &str,
+        resp: &mut Response,
+    ) -> Result<bool, CoreError> {
+        if let Some(login) = resp.login.take() {
+            let auth = self.tokens.create_from_login(&login, mount, path).await?;
+            resp.auth = Some(auth);
+        }
+        if resp.secret_internal.is_none() {
+            return Ok(false);
+        }
+        self.expiration
+            .register(&self.config, mount, req, resp)
+            .await?;
+        Ok(true)
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Request path: [`core::Core::handle_request`] -> sealed? -> route (longest
 //! mount prefix) -> token lookup -> ACL -> audit (fail closed) -> engine or auth
-//! method -> token creation for logins -> audit -> response. Storage: engine ->
+//! method -> token creation for logins -> lease registration
+//! ([`expiration`]) -> response wrapping ([`wrapping`]) -> audit -> response.
+//! Storage: engine ->
 //! mount view ([`logical::StorageView`]) -> [`barrier::Barrier`] ->
 //! [`physical::Physical`].
 
@@ -12,6 +14,7 @@ pub mod core;
 pub mod credential;
 pub mod engines;
 pub mod error;
+pub mod expiration;
 pub mod logical;
 pub mod mounts;
 pub mod physical;
@@ -19,6 +22,7 @@ pub mod policy_store;
 pub mod seal;
 pub mod sys;
 pub mod token;
+pub mod wrapping;
 
 pub use crate::core::{Core, CoreConfig};
 pub use error::CoreError;

@@ -172,6 +172,21 @@ pub struct LeaseInfo {
     pub renewable: bool,
 }
 
+/// What a backend issuing a dynamic secret returns next to
+/// [`Response::lease`] (whose `lease_id` it leaves empty and whose
+/// `lease_duration` is the TTL it asks for, 0 for the mount default). Its
+/// presence is the explicit flag that makes the core register a lease; KV v1's
+/// informational `lease_duration` comes without it and is never registered.
+#[derive(Debug, Clone, Default)]
+pub struct SecretInternal {
+    /// Backend-private facts kept with the lease (behind the barrier) and
+    /// handed back on renewal and revocation, e.g. a user name or a serial.
+    pub data: Data,
+    /// The backend's own max TTL in seconds (a role's `max_ttl`); 0 leaves
+    /// the mount's and the system's.
+    pub max_ttl: u64,
+}
+
 /// A response with a body that does not use the envelope (e.g. `sys/health`).
 #[derive(Debug, Clone)]
 pub struct RawResponse {
@@ -188,6 +203,9 @@ pub struct Response {
     /// Set by credential backends on login; the core mints the token.
     pub login: Option<LoginAuth>,
     pub lease: Option<LeaseInfo>,
+    /// Set with `lease` by backends issuing dynamic secrets: the core registers
+    /// the lease and fills `lease.lease_id` (see [`SecretInternal`]).
+    pub secret_internal: Option<SecretInternal>,
     pub warnings: Vec<String>,
     pub wrap_info: Option<Value>,
     /// A status other than 200/204 that still carries the envelope (e.g. 404 for a deleted KV v2 version).
@@ -394,6 +412,33 @@ pub trait Backend: Send + Sync + 'static {
     /// (e.g. the user still exists). `internal` is what the login stored.
     async fn renew_login(&self, _ctx: &Ctx<'_>, _internal: &Data) -> Result<bool, CoreError> {
         Ok(true)
+    }
+
+    /// Renews a lease this backend issued (`sys/leases/renew`). `lease` is the
+    /// stored lease (its internal data, issue time, current TTL), `increment`
+    /// the seconds the client asked for (0: none). Answer like the issuing
+    /// response: `lease` with the TTL the backend allows and `renewable`, and
+    /// optionally `secret_internal` (new internal data, the backend's max TTL);
+    /// the core clamps the TTL by the increment and the mount and system
+    /// limits. By default leases cannot be renewed.
+    async fn renew_secret(
+        &self,
+        _ctx: &Ctx<'_>,
+        _lease: &crate::expiration::LeaseEntry,
+        _increment: u64,
+    ) -> Result<Response, CoreError> {
+        Err(CoreError::invalid("lease is not renewable"))
+    }
+
+    /// Revokes a secret this backend issued, when its lease expires or is
+    /// revoked. An error keeps the lease (the expiration manager retries with
+    /// backoff). By default there is nothing to undo.
+    async fn revoke_secret(
+        &self,
+        _ctx: &Ctx<'_>,
+        _lease: &crate::expiration::LeaseEntry,
+    ) -> Result<(), CoreError> {
+        Ok(())
     }
 }
 

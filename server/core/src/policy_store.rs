@@ -63,6 +63,15 @@ impl PolicyStore {
         Ok(())
     }
 
+    /// Stores a built-in policy (`response-wrapping`) unless it is stored
+    /// with this text already; run at every unseal.
+    pub async fn ensure_builtin(&self, name: &str, raw: &str) -> Result<(), CoreError> {
+        match self.info(name).await? {
+            Some(p) if p.raw == raw => Ok(()),
+            _ => self.set(name, raw).await,
+        }
+    }
+
     /// Forgets cached policies and ACLs.
     pub fn clear_cache(&self) {
         self.policies.write().clear();
@@ -193,9 +202,11 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// Names of all policies, `root` included, sorted.
+    /// Names of all policies, `root` included, sorted. The built-in
+    /// `response-wrapping` policy is not listed, as in OpenBao.
     pub async fn list(&self) -> Result<Vec<String>, CoreError> {
         let mut names = self.view.list("").await?;
+        names.retain(|n| n != "response-wrapping");
         names.push("root".into());
         names.sort();
         names.dedup();

@@ -25,9 +25,30 @@ pub enum RaftError {
     /// openraft refused an operation or stopped.
     #[error("raft: {0}")]
     Raft(String),
-    /// The node did not become leader (and catch up) in time.
+    /// The node did not become leader (and catch up) in time, or a cluster
+    /// operation did not finish in time.
     #[error("raft: timed out: {0}")]
     Timeout(String),
+    /// The operation needs the leader and this node is not (or no longer)
+    /// the leader.
+    #[error("this node is not the raft leader (leader: {})", .leader.as_deref().unwrap_or("unknown"))]
+    NotLeader {
+        /// The leader's node id, when known.
+        leader: Option<String>,
+    },
+    /// A membership change was refused (unknown peer, id collision, last
+    /// voter, a change already in progress, ...).
+    #[error("raft membership: {0}")]
+    Membership(String),
+    /// A peer could not be reached or refused to talk over the cluster port.
+    #[error("raft cluster network: {0}")]
+    Network(String),
+    /// Cluster TLS material is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A snapshot to restore is malformed, corrupt or was refused.
+    #[error("invalid raft snapshot: {0}")]
+    InvalidSnapshot(String),
 }
 
 /// A failure inside the log store or the state machine.

@@ -68,13 +68,17 @@
 //! concurrency.
 
 pub mod backend;
+pub mod backup;
 pub mod error;
 pub mod log_store;
 pub mod network;
 pub mod state_machine;
+pub mod tls;
 pub mod types;
 
-pub use backend::{RaftBackend, RaftConfig};
+pub use backend::{LeaderState, OpenMode, PeerInfo, RaftBackend, RaftConfig};
+pub use backup::{inspect_snapshot, BackupMeta};
 pub use error::RaftError;
-pub use network::{SingleNodeNetwork, SingleNodeNetworkFactory};
-pub use types::{raft_node_id, ClusterNode, NodeId, Request, TypeConfig};
+pub use network::{ping, ClusterClient, ClusterNetworkFactory};
+pub use tls::{ClusterCa, ClusterTls, TlsError};
+pub use types::{raft_node_id, Applied, ClusterNode, NodeId, Request, TypeConfig};

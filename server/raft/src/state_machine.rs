@@ -34,10 +34,22 @@ use redb::{
     WriteTransaction,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{blocking, StoreError};
 use crate::types::{
-    decode, encode, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    decode, encode, is_reserved_key, restore_chunk_prefix, Applied, Entry, LogId, RestoreCommit,
+    SnapshotMeta, StorageError, StoredMembership, TypeConfig, RESTORE_COMMIT_KEY,
 };
+
+/// The client-visible key space as of one read view (for backups).
+pub(crate) struct Export {
+    pub(crate) last_applied: Option<LogId>,
+    pub(crate) membership: StoredMembership,
+    /// The snapshot payload (same encoding as Raft snapshots).
+    pub(crate) payload: Vec<u8>,
+    pub(crate) keys: u64,
+}
 
 /// The key space: Vault key → opaque value.
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -90,8 +102,11 @@ impl SmShared {
         }))
     }
 
-    /// The value under `key`.
+    /// The value under `key` (reserved keys read as absent).
     pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if is_reserved_key(key) {
+            return Ok(None);
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(KV)?;
         Ok(table.get(key)?.map(|v| v.value().to_vec()))
@@ -100,8 +115,12 @@ impl SmShared {
     /// Direct children of `prefix`, `Physical::list` semantics.
     ///
     /// Seeks past each sub-folder instead of scanning it, so the cost grows
-    /// with the number of children, not of descendants.
+    /// with the number of children, not of descendants. Reserved keys are
+    /// never listed.
     pub(crate) fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if is_reserved_key(prefix) {
+            return Ok(Vec::new());
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(KV)?;
         let mut out: Vec<String> = Vec::new();
@@ -133,6 +152,9 @@ impl SmShared {
                 None => break,
             }
         }
+        if prefix.is_empty() {
+            out.retain(|k| !is_reserved_key(k));
+        }
         out.sort();
         out.dedup();
         Ok(out)
@@ -155,11 +177,11 @@ impl SmShared {
         Ok(last_applied)
     }
 
-    /// Applies committed entries in one transaction.
-    fn apply(&self, entries: Vec<Entry>) -> Result<usize, StoreError> {
+    /// Applies committed entries in one transaction; one [`Applied`] per entry.
+    fn apply(&self, entries: Vec<Entry>) -> Result<Vec<Applied>, StoreError> {
         let n = entries.len();
         let Some(last) = entries.last().map(|e| e.log_id) else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let mut txn = self.db.begin_write()?;
         let unsynced = self.unsynced.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
@@ -170,14 +192,26 @@ impl SmShared {
             Durability::None
         });
         let mut membership = None;
+        let mut results = Vec::with_capacity(n);
         {
             let mut kv = txn.open_table(KV)?;
             for entry in entries {
+                let mut applied = Applied::default();
                 match entry.payload {
                     EntryPayload::Blank => {}
                     EntryPayload::Normal(req) => {
                         for op in req.txns.into_iter().flatten() {
                             match op {
+                                TxnOp::Put { key, value } if key == RESTORE_COMMIT_KEY => {
+                                    if let Err(reason) = restore_staged(&mut kv, &value)? {
+                                        tracing::error!(
+                                            log_id = %entry.log_id,
+                                            reason,
+                                            "snapshot restore refused; key space unchanged"
+                                        );
+                                        applied.restore_error = Some(reason);
+                                    }
+                                }
                                 TxnOp::Put { key, value } => {
                                     kv.insert(key.as_str(), value.as_slice())?;
                                 }
@@ -191,6 +225,7 @@ impl SmShared {
                         membership = Some(StoredMembership::new(Some(entry.log_id), m));
                     }
                 }
+                results.push(applied);
             }
         }
         {
@@ -204,7 +239,21 @@ impl SmShared {
         if durable {
             self.unsynced.store(0, Ordering::Relaxed);
         }
-        Ok(n)
+        Ok(results)
+    }
+
+    /// The client-visible key space (reserved keys left out), the applied
+    /// log id and the membership, all from one read view.
+    pub(crate) fn export(&self) -> Result<Export, StoreError> {
+        let read = self.db.begin_read()?;
+        let (last_applied, membership) = read_applied(&read)?;
+        let (payload, keys) = encode_payload(&read, false)?;
+        Ok(Export {
+            last_applied,
+            membership,
+            payload,
+            keys,
+        })
     }
 
     /// Serializes the whole key space as of one consistent view, makes that
@@ -213,7 +262,7 @@ impl SmShared {
         // 1. A read view: data + last_applied + membership, all consistent.
         let read = self.db.begin_read()?;
         let (last_applied, last_membership) = read_applied(&read)?;
-        let data = encode_payload(&read)?;
+        let (data, _) = encode_payload(&read, true)?;
         drop(read);
         // 2. Make (at least) that view durable: redb commits are ordered, so a
         //    durable commit started after the view was taken covers it. Only
@@ -343,8 +392,10 @@ fn decode_applied(
 
 /// Snapshot payload: magic, then exactly the bincode encoding of
 /// `Vec<(String, Vec<u8>)>` (u64 count, then each key/value pair), written
-/// pair by pair so the key space is copied only once.
-fn encode_payload(txn: &ReadTransaction) -> Result<Vec<u8>, StoreError> {
+/// pair by pair so the key space is copied only once. Raft snapshots include
+/// the reserved keys (a staged restore must survive a snapshot install);
+/// backups do not. Returns the payload and the number of pairs.
+fn encode_payload(txn: &ReadTransaction, reserved: bool) -> Result<(Vec<u8>, u64), StoreError> {
     let table = txn.open_table(KV)?;
     let mut out = Vec::with_capacity(64 + table.len()? as usize * 64);
     out.extend_from_slice(PAYLOAD_MAGIC);
@@ -353,11 +404,76 @@ fn encode_payload(txn: &ReadTransaction) -> Result<Vec<u8>, StoreError> {
     let mut count = 0u64;
     for item in table.iter()? {
         let (k, v) = item?;
+        if !reserved && is_reserved_key(k.value()) {
+            continue;
+        }
         bincode::serialize_into(&mut out, &(k.value(), v.value()))?;
         count += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
-    Ok(out)
+    Ok((out, count))
+}
+
+/// Swaps the whole key space for the restore staged under the commit's id,
+/// inside the apply transaction. Deterministic: every member holds the same
+/// staged chunks (they are ordinary replicated keys), so every member reaches
+/// the same verdict. On a verdict against the restore, the staged chunks are
+/// dropped and the key space is otherwise unchanged (`Ok(Err(reason))`).
+fn restore_staged(
+    kv: &mut redb::Table<&str, &[u8]>,
+    commit: &[u8],
+) -> Result<Result<(), String>, StoreError> {
+    let commit: RestoreCommit = match decode(commit) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(format!("malformed restore commit: {e}"))),
+    };
+    let prefix = restore_chunk_prefix(&commit.id);
+    let mut staged = Vec::new();
+    let mut data = Vec::new();
+    for item in kv.range::<&str>(prefix.as_str()..)? {
+        let (k, v) = item?;
+        if !k.value().starts_with(prefix.as_str()) {
+            break;
+        }
+        staged.push(k.value().to_string());
+        data.extend_from_slice(v.value());
+    }
+    let verdict = if staged.len() as u64 != commit.chunks {
+        Err(format!(
+            "restore {} has {} of {} chunks staged",
+            commit.id,
+            staged.len(),
+            commit.chunks
+        ))
+    } else if <[u8; 32]>::from(Sha256::digest(&data)) != commit.sha256 {
+        Err(format!("restore {} does not match its checksum", commit.id))
+    } else {
+        match decode_payload(&data) {
+            Ok(pairs) if pairs.iter().any(|(k, _)| is_reserved_key(k)) => {
+                Err("the snapshot holds reserved keys".to_string())
+            }
+            Ok(pairs) => Ok(pairs),
+            Err(e) => Err(format!("restore {}: {e}", commit.id)),
+        }
+    };
+    drop(data);
+    match verdict {
+        Ok(pairs) => {
+            // Everything goes: the old key space, this staging area and any
+            // abandoned one.
+            kv.retain(|_, _| false)?;
+            for (k, v) in &pairs {
+                kv.insert(k.as_str(), v.as_slice())?;
+            }
+            Ok(Ok(()))
+        }
+        Err(reason) => {
+            for k in &staged {
+                kv.remove(k.as_str())?;
+            }
+            Ok(Err(reason))
+        }
+    }
 }
 
 /// Decodes a payload written by [`encode_payload`].
@@ -417,17 +533,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(sm_read_err)
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<()>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let shared = self.shared.clone();
-        let n = blocking(move || shared.apply(entries))
+        blocking(move || shared.apply(entries))
             .await
-            .map_err(sm_write_err)?;
-        Ok(vec![(); n])
+            .map_err(sm_write_err)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {

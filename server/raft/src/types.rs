@@ -1,9 +1,22 @@
 //! The openraft type configuration and the data that travels through the log.
 //!
-//! This module owns what a log entry carries ([`Request`]), how a cluster member
-//! is described ([`ClusterNode`]), how Vault-style string node ids map onto
-//! openraft's `u64` ids ([`raft_node_id`]), and the binary codec used for
-//! everything this crate writes to disk.
+//! This module owns what a log entry carries ([`Request`]), what applying one
+//! reports back ([`Applied`]), how a cluster member is described
+//! ([`ClusterNode`]), how Vault-style string node ids map onto openraft's `u64`
+//! ids ([`raft_node_id`]), the reserved key space the backend uses for its own
+//! bookkeeping, and the binary codec used for everything this crate writes to
+//! disk.
+//!
+//! # Reserved keys
+//!
+//! Keys starting with a NUL character ([`is_reserved_key`]) belong to the
+//! backend; clients can neither write nor read them. A snapshot restore uses
+//! them to stay an ordinary, bounded-size log entry stream: the payload is
+//! staged in chunks under `"\0coffer-raft/restore/<id>/"` (so it is part of the
+//! key space, replicated, and included in Raft snapshots like any key), and a
+//! final transaction holding a single put of `"\0coffer-raft/restore-commit"`
+//! makes every member swap the whole key space for the staged payload in one
+//! state machine transaction. The log format stays `Request { txns }`.
 
 use std::fmt;
 use std::io::Cursor;
@@ -29,6 +42,60 @@ impl Request {
     pub fn op_count(&self) -> usize {
         self.txns.iter().map(Vec::len).sum()
     }
+
+    /// Key and value bytes in the entry (about its encoded size).
+    pub fn approx_bytes(&self) -> usize {
+        self.txns.iter().map(|t| txn_bytes(t)).sum()
+    }
+}
+
+/// Key and value bytes of one transaction, plus a little per operation.
+pub fn txn_bytes(ops: &[TxnOp]) -> usize {
+    ops.iter()
+        .map(|op| match op {
+            TxnOp::Put { key, value } => 16 + key.len() + value.len(),
+            TxnOp::Delete { key } => 8 + key.len(),
+        })
+        .sum()
+}
+
+/// What applying one log entry reports to the node that proposed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Set when the entry commits a snapshot restore that was refused (the
+    /// staged payload did not verify); the key space is then unchanged.
+    pub restore_error: Option<String>,
+}
+
+/// Whether `key` is in the reserved key space (starts with NUL).
+pub fn is_reserved_key(key: &str) -> bool {
+    key.starts_with('\0')
+}
+
+/// Prefix of staged restore chunks: `<prefix><restore id>/<seq:010>`.
+pub(crate) const RESTORE_CHUNK_PREFIX: &str = "\0coffer-raft/restore/";
+/// A put of this key commits a staged restore (value: [`RestoreCommit`]).
+pub(crate) const RESTORE_COMMIT_KEY: &str = "\0coffer-raft/restore-commit";
+
+/// The value of a restore commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RestoreCommit {
+    /// Which staging area to use.
+    pub(crate) id: String,
+    /// How many chunks were staged.
+    pub(crate) chunks: u64,
+    /// SHA-256 of the concatenated chunks (the snapshot payload).
+    pub(crate) sha256: [u8; 32],
+}
+
+/// The staging prefix of restore `id`.
+pub(crate) fn restore_chunk_prefix(id: &str) -> String {
+    format!("{RESTORE_CHUNK_PREFIX}{id}/")
+}
+
+/// The key of chunk `seq` of restore `id` (sorts in sequence order).
+pub(crate) fn restore_chunk_key(id: &str, seq: u64) -> String {
+    format!("{RESTORE_CHUNK_PREFIX}{id}/{seq:010}")
 }
 
 impl fmt::Display for Request {
@@ -62,7 +129,7 @@ openraft::declare_raft_types!(
     /// Coffer's openraft type configuration.
     pub TypeConfig:
         D = Request,
-        R = (),
+        R = Applied,
         NodeId = u64,
         Node = ClusterNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -182,7 +182,9 @@ fn compare(st: &Step, c: &Side, co: &CliOut, o: &Side, oo: &CliOut, mm: &mut Mis
                 let v = serde_json::from_str::<Value>(&side.scrub(&out.stdout)).ok()?;
                 match (st.out, v) {
                     (Out::JsonFields(keep), Value::Object(m)) => Some(Value::Object(
-                        m.into_iter().filter(|(k, _)| keep.contains(&k.as_str())).collect(),
+                        m.into_iter()
+                            .filter(|(k, _)| keep.contains(&k.as_str()))
+                            .collect(),
                     )),
                     (_, v) => Some(v),
                 }
@@ -226,8 +228,12 @@ fn compare(st: &Step, c: &Side, co: &CliOut, o: &Side, oo: &CliOut, mm: &mut Mis
 
 fn run_steps(steps: &[Step], coffer: &mut Side, openbao: &mut Side, mm: &mut Mismatches) {
     for st in steps {
-        let co = coffer.run(st);
-        let oo = openbao.run(st);
+        // Both CLIs at once: each run costs the Go binary's start-up.
+        let (co, oo) = std::thread::scope(|s| {
+            let c = s.spawn(|| coffer.run(st));
+            let o = openbao.run(st);
+            (c.join().expect("coffer side"), o)
+        });
         compare(st, coffer, &co, openbao, &oo, mm);
     }
 }
@@ -817,8 +823,20 @@ fn raft_steps() -> Vec<Step> {
             Table,
             2,
         ),
-        step("unseal uninitialised", Helper, "operator unseal zzzz", Code, 2),
-        step("unseal uninitialised short hex", Helper, "operator unseal 00", Code, 2),
+        step(
+            "unseal uninitialised",
+            Helper,
+            "operator unseal zzzz",
+            Code,
+            2,
+        ),
+        step(
+            "unseal uninitialised short hex",
+            Helper,
+            "operator unseal 00",
+            Code,
+            2,
+        ),
         step(
             "init bad threshold",
             Helper,
@@ -869,7 +887,13 @@ fn raft_steps() -> Vec<Step> {
             0,
         ),
         // OpenBao is still a standby for a moment after this: leader fields differ.
-        step("unseal 2", Helper, "operator unseal -format=json {k1}", JsonFields(SEAL_FIELDS), 0),
+        step(
+            "unseal 2",
+            Helper,
+            "operator unseal -format=json {k1}",
+            JsonFields(SEAL_FIELDS),
+            0,
+        ),
     ]
 }
 

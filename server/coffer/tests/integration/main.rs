@@ -11,7 +11,9 @@ mod http;
 mod openbao;
 
 mod acl_differential;
+mod approle;
 mod bao_cli;
 mod parse_props;
 mod security;
+mod transit;
 mod vaultrs_client;

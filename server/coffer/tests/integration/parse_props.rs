@@ -10,7 +10,10 @@ use coffer::parse::{self, ParseError};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
+use proptest::strategy::ValueTree;
+
 use crate::harness::{self, call_with, CofferServer};
+use crate::openbao::OpenBao;
 
 fn content_types() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
@@ -35,7 +38,10 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        (-1e12f64..1e12).prop_map(Value::from),
+        // Floats of at most 15 significant digits: these parse exactly even
+        // without correct rounding (see `floats_round_trip_exactly`).
+        (-999_999_999_999i64..999_999_999_999, 0u32..4)
+            .prop_map(|(m, k)| Value::from(m as f64 / 10f64.powi(k as i32))),
         ".{0,20}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -131,6 +137,17 @@ proptest! {
                 prop_assert!(e.starts_with("failed to decode JSON input: json: cannot unmarshal "), "{}", e);
             }
         }
+    }
+
+    #[test]
+    #[ignore = "server bug: serde_json parses floats without correct rounding (no `float_roundtrip`)"]
+    fn floats_round_trip_exactly(f in -1e15f64..1e15) {
+        // Go's decoder (OpenBao) rounds correctly: a number written to a KV
+        // secret comes back as written; Coffer's drifts in the last digit
+        // (-133255443096.16437 comes back as -133255443096.16435).
+        let text = format!(r#"{{"n":{}}}"#, serde_json::to_string(&f).expect("float"));
+        let d = parse::parse_write_body(None, text.as_bytes()).expect("object");
+        prop_assert_eq!(d["n"].as_f64(), Some(f), "{}", text);
     }
 
     #[test]
@@ -232,15 +249,14 @@ proptest! {
     }
 }
 
-/// Arbitrary bodies and content types sent to a live server's write paths:
-/// never a 5xx, never a non-JSON error, and the server survives.
-#[test]
-fn live_server_survives_arbitrary_bodies() {
+/// Arbitrary bodies and content types sent to the write paths of a live
+/// Coffer and a live OpenBao (dev servers, the same sequence on both): the
+/// same status on both, Vault-style error bodies, a 5xx only where OpenBao
+/// answers one too, and Coffer survives. All differences are reported.
+#[tokio::test]
+async fn live_servers_answer_arbitrary_bodies_alike() {
     let server = CofferServer::dev();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let bao = OpenBao::dev();
     let c = harness::client();
     let paths = [
         "secret/data/fuzz",
@@ -253,10 +269,6 @@ fn live_server_survives_arbitrary_bodies() {
         "cubbyhole/fuzz",
         "sys/capabilities-self",
     ];
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 200,
-        ..ProptestConfig::default()
-    });
     let strategy = (
         prop::sample::select(paths.to_vec()),
         prop::sample::select(vec!["PUT", "POST", "PATCH"]),
@@ -268,61 +280,115 @@ fn live_server_survives_arbitrary_bodies() {
                 .prop_map(|o| serde_json::to_vec(&serde_json::json!({ "data": o })).expect("json")),
         ],
     );
-    runner
-        .run(&strategy, |(path, method, ct, body)| {
-            let url = server.api(path);
-            let resp = rt.block_on(async {
-                let mut rb = c
-                    .request(
-                        reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
-                        &url,
-                    )
-                    .header("X-Vault-Token", "root")
-                    .body(body.clone());
-                if let Some(ct) = &ct {
-                    if let Ok(v) = reqwest::header::HeaderValue::from_str(ct) {
-                        rb = rb.header("Content-Type", v);
-                    }
-                }
-                let r = rb
-                    .send()
-                    .await
-                    .map_err(|e| format!("{method} {url}: {e}"))?;
-                let status = r.status().as_u16();
-                let text = r.text().await.unwrap_or_default();
-                Ok::<_, String>((status, text))
-            });
-            let (status, text) = resp.map_err(TestCaseError::fail)?;
-            prop_assert!(
-                status < 500,
-                "{} {} ({:?}) -> {} {}",
-                method,
-                path,
-                ct,
-                status,
-                text
-            );
-            if status >= 400 {
-                let v: Value = serde_json::from_str(&text).map_err(|e| {
-                    TestCaseError::fail(format!("{status} body not JSON ({e}): {text:?}"))
-                })?;
-                prop_assert!(v["errors"].is_array(), "{} {}", status, text);
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let send = |base: String,
+                path: &'static str,
+                method: &'static str,
+                ct: Option<String>,
+                body: Vec<u8>| {
+        let c = c.clone();
+        async move {
+            let url = format!("{base}/v1/{path}");
+            let mut rb = c
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                    &url,
+                )
+                .header("X-Vault-Token", "root")
+                .body(body);
+            if let Some(v) = ct
+                .as_deref()
+                .and_then(|ct| reqwest::header::HeaderValue::from_str(ct).ok())
+            {
+                rb = rb.header("Content-Type", v);
             }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Alive and still the dev server it was (not sealed, root works).
-    let (status, _) = rt.block_on(async {
-        let r = call_with(
-            &c,
-            "GET",
-            &server.api("auth/token/lookup-self"),
-            Some("root"),
-            None,
-            &[],
-        )
-        .await;
-        (r.status, r.body)
-    });
-    assert_eq!(status, 200);
+            let r = rb
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    let mut problems = Vec::new();
+    let cases = 300;
+    for _ in 0..cases {
+        let (path, method, ct, body) = strategy.new_tree(&mut runner).expect("value").current();
+        let (cs, cb) = send(server.url.clone(), path, method, ct.clone(), body.clone()).await;
+        let (os, ob) = send(bao.url.clone(), path, method, ct.clone(), body.clone()).await;
+        let what = format!(
+            "{method} {path} ({ct:?}) {:?}",
+            String::from_utf8_lossy(&body)
+        );
+        if cs != os {
+            problems.push(format!(
+                "{what}: coffer {cs} {} / openbao {os} {}",
+                cb.trim(),
+                ob.trim()
+            ));
+        } else if cs >= 400 {
+            match serde_json::from_str::<Value>(&cb) {
+                Ok(v) if v["errors"].is_array() => {}
+                _ => problems.push(format!("{what}: coffer {cs} body not Vault-style: {cb:?}")),
+            }
+        }
+    }
+    assert!(process_alive(&server), "coffer died");
+    let r = call_with(
+        &c,
+        "GET",
+        &server.api("auth/token/lookup-self"),
+        Some("root"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let unknown: Vec<_> = problems
+        .iter()
+        .filter(|p| !LIVE_KNOWN.iter().any(|(pat, _)| p.contains(pat)))
+        .collect();
+    for (pat, bug) in LIVE_KNOWN {
+        if problems.iter().any(|p| p.contains(pat)) {
+            eprintln!("known difference ({bug})");
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "{} of {cases} arbitrary requests answered differently:\n{}",
+        unknown.len(),
+        unknown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Differences the lead knows about.
+const LIVE_KNOWN: &[(&str, &str)] = &[
+    (
+        "PATCH requires Content-Type of application/merge-patch+json",
+        "PATCH with another Content-Type: OpenBao answers 415 before routing or decoding; Coffer 405 (no PATCH on the path) or 400 (undecodable body)",
+    ),
+    (
+        "mime: no media type",
+        "PATCH without a parsable Content-Type: OpenBao 400 `mime: no media type`",
+    ),
+    (
+        "PATCH sys/policies/acl/fuzz (Some(\"application/merge-patch+json\")",
+        "PATCH sys/policies/acl/NAME (merge-patch of a policy, OpenBao 2.x): Coffer 405 `unsupported operation`",
+    ),
+    (
+        "error parsing form data",
+        "form bodies with invalid %-escapes or `;`: OpenBao 400 `error parsing form data`, Coffer decodes them leniently and performs the write",
+    ),
+];
+
+fn process_alive(server: &CofferServer) -> bool {
+    let pid = server.pid().expect("pid");
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").and_then(|(_, r)| r.chars().next()))
+        .is_some_and(|st| st != 'Z' && st != 'X')
 }

@@ -350,7 +350,30 @@ impl AuditBroker {
         if let Some(a) = req.remote_addr {
             m.insert("remote_address".into(), json!(a.to_string()));
         }
+        if let Some(ttl) = req.wrap_ttl {
+            m.insert("wrap_ttl".into(), json!(ttl.as_secs()));
+        }
         Value::Object(m)
+    }
+
+    /// A response's `wrap_info` as OpenBao audits it: the token, its accessor
+    /// and a wrapped accessor HMAC'd, the rest in clear.
+    fn wrap_info_json(dev: &FileDevice, w: &Value) -> Value {
+        let mut out = Map::new();
+        if let Value::Object(m) = w {
+            for (k, v) in m {
+                let hashed = matches!(k.as_str(), "token" | "accessor" | "wrapped_accessor");
+                match v {
+                    Value::String(s) if hashed => {
+                        out.insert(k.clone(), json!(dev.hmac(s)));
+                    }
+                    other => {
+                        out.insert(k.clone(), other.clone());
+                    }
+                }
+            }
+        }
+        Value::Object(out)
     }
 
     /// Writes `line(dev)` to every device; fails when devices exist and none wrote.
@@ -433,8 +456,11 @@ impl AuditBroker {
                 am.insert("token_ttl".into(), json!(a.lease_duration));
                 r.insert("auth".into(), Value::Object(am));
             }
+            if let Some(l) = resp.lease.as_ref().filter(|l| !l.lease_id.is_empty()) {
+                r.insert("secret".into(), json!({"lease_id": l.lease_id}));
+            }
             if let Some(w) = &resp.wrap_info {
-                r.insert("wrap_info".into(), d.hash_value(w));
+                r.insert("wrap_info".into(), Self::wrap_info_json(d, w));
             }
             json!({
                 "time": Self::now(),

@@ -1536,8 +1536,12 @@ impl Approle {
         let role_id = f.string("role_id").unwrap_or_default();
         let role_id = role_id.trim();
         if role_id.is_empty() {
-            // OpenBao's alias lookahead fails first: a 500.
+            // OpenBao's alias lookahead runs first, for any operation: a 500.
             return Err(CoreError::Internal("missing role_id".into()));
+        }
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            // Login paths answer other operations with a plain message.
+            return Ok(error_status(405, "unsupported operation"));
         }
         let Some(index) = self.role_id_entry(ctx.storage, role_id).await? else {
             return Err(invalid(INVALID_CREDENTIALS));
@@ -1848,7 +1852,10 @@ impl Backend for Approle {
         let op = req.operation;
         let write = matches!(op, Create | Update);
         let supported = match &r {
-            Route::Login | Route::Tidy => write,
+            // A list names `login/`, which needs a token.
+            Route::Login if op == List => return Err(CoreError::PermissionDenied),
+            Route::Login => true,
+            Route::Tidy => write,
             Route::Roles => op == List,
             Route::Role(_) | Route::Field(..) => write || matches!(op, Read | Delete),
             Route::LocalSecretIds(_) => op == Read,

@@ -13,9 +13,11 @@
 mod audit;
 mod capabilities;
 mod keys;
+mod leases;
 mod mounts;
 mod policy;
 pub mod util;
+mod wrapping;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -59,7 +61,11 @@ const ROOT_PATHS: &[&str] = &[
 ];
 
 /// Paths reachable without a token; the handlers check the token themselves.
-const UNAUTHENTICATED_PATHS: &[&str] = &["internal/ui/mounts", "internal/ui/mounts/*"];
+const UNAUTHENTICATED_PATHS: &[&str] = &[
+    "internal/ui/mounts",
+    "internal/ui/mounts/*",
+    "wrapping/lookup",
+];
 
 /// Whether OpenBao repeats the response data at the top level of the
 /// envelope for this path (its `injectDataIntoTopRoutes`).
@@ -144,6 +150,12 @@ async fn route(ctx: &Ctx<'_>, req: &Request, path: &str) -> Result<Response, Cor
     }
     if let Some(name) = non_empty_suffix(path, "audit-hash/") {
         return audit::handle_hash(ctx, req, name).await;
+    }
+    if let Some(rest) = non_empty_suffix(path, "leases/") {
+        return leases::handle(ctx, req, rest).await;
+    }
+    if let Some(rest) = non_empty_suffix(path, "wrapping/") {
+        return wrapping::handle(ctx, req, rest).await;
     }
     if let Some(name) = non_empty_suffix(path, "audit/") {
         return audit::handle_device(ctx, req, name).await;

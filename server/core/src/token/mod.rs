@@ -243,6 +243,19 @@ pub struct TokenStore {
     /// System default and max lease TTLs.
     pub default_ttl: RwLock<Duration>,
     pub max_ttl: RwLock<Duration>,
+    /// Told about every revoked token (the expiration manager).
+    revocation_listener: RwLock<Option<Arc<dyn RevocationListener>>>,
+}
+
+/// Told about every token the store revokes, before its entry is deleted:
+/// the expiration manager revokes the leases the token created. The token
+/// store does not know about leases; the core installs the listener with
+/// [`TokenStore::set_revocation_listener`].
+#[async_trait::async_trait]
+pub trait RevocationListener: Send + Sync {
+    /// `hid` (a stored service token) is being revoked; an error stops the
+    /// revocation.
+    async fn token_revoked(&self, hid: &str) -> Result<(), CoreError>;
 }
 
 /// A random base62 string, as Vault's token ids and accessors.
@@ -281,7 +294,13 @@ impl TokenStore {
             tidy_running: AtomicBool::new(false),
             default_ttl: RwLock::new(Duration::from_secs(768 * 3600)),
             max_ttl: RwLock::new(Duration::from_secs(768 * 3600)),
+            revocation_listener: RwLock::new(None),
         })
+    }
+
+    /// Installs the listener told about every revoked token.
+    pub fn set_revocation_listener(&self, listener: Arc<dyn RevocationListener>) {
+        *self.revocation_listener.write() = Some(listener);
     }
 
     /// Salted HMAC-SHA256 of a token id or accessor, hex.
@@ -761,6 +780,11 @@ impl TokenStore {
     }
 
     async fn revoke_one(&self, hid: &str) -> Result<(), CoreError> {
+        // The leases the token created go first (Vault's RevokeByToken).
+        let listener = self.revocation_listener.read().clone();
+        if let Some(l) = listener {
+            l.token_revoked(hid).await?;
+        }
         let entry = self
             .view
             .get_json::<TokenEntry>(&format!("id/{hid}"))

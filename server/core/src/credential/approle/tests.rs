@@ -1287,10 +1287,27 @@ async fn login_mints_a_token() {
     .expect_err("bad type");
     assert!(internal(&e)
         .starts_with("Field validation failed: error converting input for field \"secret_id\""));
-    let e = call(&t, None, None, Operation::Read, &p("login"), json!({}))
+    // Other operations: the role id is checked first (a 500 without one),
+    // then a plain 405; a list names `login/`, which needs a token.
+    for op in [Operation::Read, Operation::Delete] {
+        let e = call(&t, None, None, op, &p("login"), json!({}))
+            .await
+            .expect_err("no role id");
+        assert_eq!(internal(&e), "missing role_id");
+        let r = call(&t, None, None, op, &p("login"), json!({"role_id": "nope"}))
+            .await
+            .expect("raw 405");
+        let raw = r.raw.expect("raw");
+        assert_eq!(raw.status, 405);
+        assert_eq!(
+            String::from_utf8_lossy(&raw.body),
+            "{\"errors\":[\"unsupported operation\"]}\n"
+        );
+    }
+    let e = call(&t, None, None, Operation::List, &p("login"), json!({}))
         .await
-        .expect_err("read");
-    assert!(matches!(e, CoreError::UnsupportedOperation), "{e:?}");
+        .expect_err("list");
+    assert!(matches!(e, CoreError::PermissionDenied), "{e:?}");
     let e = call(&t, None, None, Operation::Update, &p("login/"), json!({}))
         .await
         .expect_err("login/");

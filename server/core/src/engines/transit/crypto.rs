@@ -381,11 +381,6 @@ macro_rules! ec_curve {
                     .map_err(|e| e.to_string())
             }
 
-            /// SEC 1 `ECPrivateKey` DER (with the curve and public key).
-            pub fn sec1_der(d: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-                let sk = SecretKey::from_slice(d).map_err(|_| "invalid private key".to_string())?;
-                sk.to_sec1_der().map_err(|e| e.to_string())
-            }
 
             /// PKCS #8 DER.
             pub fn pkcs8_der(d: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -449,14 +444,31 @@ pub fn ec_public_der(kt: KeyType, x: &[u8], y: &[u8]) -> Result<Vec<u8>, String>
     }
 }
 
-/// SEC 1 DER of an ECDSA private key.
-pub fn ec_sec1_der(kt: KeyType, d: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let d = Zeroizing::new(pad(d, kt.curve_bytes()));
-    match kt {
-        KeyType::EcdsaP384 => p384c::sec1_der(&d),
-        KeyType::EcdsaP521 => p521c::sec1_der(&d),
-        _ => p256c::sec1_der(&d),
-    }
+/// Go's `x509.MarshalECPrivateKey`: SEC 1 `ECPrivateKey` with the named
+/// curve and the public key.
+pub fn ec_sec1_der(kt: KeyType, d: &[u8], x: &[u8], y: &[u8]) -> Zeroizing<Vec<u8>> {
+    let n = kt.curve_bytes();
+    let oid: &[u8] = match kt {
+        KeyType::EcdsaP384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        KeyType::EcdsaP521 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+        _ => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+    };
+    let mut point = vec![0x00, 0x04];
+    point.extend(pad(x, n));
+    point.extend(pad(y, n));
+    let mut body = Zeroizing::new(tlv(0x02, &[1]));
+    body.extend(tlv(0x04, &Zeroizing::new(pad(d, n))));
+    body.extend(tlv(0xa0, oid));
+    body.extend(tlv(0xa1, &tlv(0x03, &point)));
+    Zeroizing::new(tlv(0x30, &body))
+}
+
+/// A DER tag-length-value.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend(der_len(content.len()));
+    out.extend_from_slice(content);
+    out
 }
 
 /// PKCS #8 DER of an ECDSA private key.
@@ -974,7 +986,7 @@ mod tests {
                 assert!(ec_verify(kt, &x, &y, &digest, &r2, &s2));
             }
             assert!(ec_public_der(kt, &x, &y).is_ok());
-            assert!(ec_sec1_der(kt, &d).is_ok());
+            assert_eq!(ec_sec1_der(kt, &d, &x, &y)[0], 0x30);
             assert!(ec_pkcs8_der(kt, &d).is_ok());
             assert!(!ec_verify(kt, &x, &y, b"digest", &[], &[]));
         }

@@ -637,7 +637,7 @@ fn export_key(kt: KeyType, e: &KeyEntry, kind: &str, format: &str) -> Result<Str
                 return Ok(String::new());
             }
             if format.is_empty() {
-                let der = crypto::ec_sec1_der(kt, &e.ec_d)?;
+                let der = crypto::ec_sec1_der(kt, &e.ec_d, &e.ec_x, &e.ec_y);
                 return Ok(encode("EC PRIVATE KEY", &der, true));
             }
             let der = crypto::ec_pkcs8_der(kt, &e.ec_d)?;
