@@ -532,7 +532,8 @@ mod tests {
     #[test]
     fn methods_map_to_operations() {
         let op = |m: &str, q: &str| {
-            build_request(&incoming(m, q, &[]), "x".into(), b"").map(|r| r.operation)
+            let ct = [("content-type", "application/merge-patch+json")];
+            build_request(&incoming(m, q, &ct), "x".into(), b"").map(|r| r.operation)
         };
         assert_eq!(op("GET", "").ok(), Some(Operation::Read));
         assert_eq!(op("GET", "list=true").ok(), Some(Operation::List));
@@ -616,6 +617,29 @@ mod tests {
         assert_eq!(
             r.body().as_ref(),
             b"{\"errors\":[\"namespace not found\"]}\n"
+        );
+    }
+
+    #[test]
+    fn patch_needs_merge_patch() {
+        let patch = |ct: Option<&str>| {
+            let h: Vec<(&str, &str)> = ct.map(|c| vec![("content-type", c)]).unwrap_or_default();
+            build_request(&incoming("PATCH", "", &h), "kv/x".into(), b"{}").map(|r| r.operation)
+        };
+        assert_eq!(
+            patch(Some("application/merge-patch+json; charset=utf-8")),
+            Ok(Operation::Patch)
+        );
+        let e = patch(Some("application/json")).unwrap_err();
+        assert_eq!(e.status, 415);
+        assert_eq!(
+            e.errors,
+            ["PATCH requires Content-Type of application/merge-patch+json, provided application/json"]
+        );
+        let e = patch(None).unwrap_err();
+        assert_eq!(
+            (e.status, e.errors.as_slice()),
+            (400, &["mime: no media type".to_string()][..])
         );
     }
 

@@ -703,9 +703,14 @@ impl RaftBackend {
                 Err(e) => return Err(RaftError::Raft(e.to_string())),
             }
         }
-        let (_, leader_id, node) = self.leader_now();
-        let (Some(leader_id), Some(node)) = (leader_id, node) else {
-            return Err(RaftError::NotLeader { leader: None });
+        // A follower that just started (or lived through an election) may not
+        // know the leader yet: wait for one (the caller's deadline applies).
+        let mut watch = self.leader_watch();
+        let (leader_id, node) = loop {
+            if let (_, Some(id), Some(node)) = self.leader_now() {
+                break (id, node);
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), watch.changed()).await;
         };
         let read = {
             let mut cached = self.leader_peer.lock().await;

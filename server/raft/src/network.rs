@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+use tokio_rustls::{client, TlsAcceptor, TlsConnector};
 
 use crate::tls::{ClusterTls, TlsConfigs};
 use crate::types::{ClusterNode, Entry, LogId, NodeId, TypeConfig};

@@ -1,6 +1,10 @@
 //! End-to-end tests of the Raft backend: conformance, restart, crash (runtime
 //! drop and a real `kill -9` of a child process), snapshots with log purging,
-//! and a group-commit throughput measurement.
+//! and a group-commit throughput measurement; the multi-node tests (mutual
+//! TLS, membership, failover, partition, backup / restore) are in [`cluster`].
+
+#[path = "cluster/mod.rs"]
+mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

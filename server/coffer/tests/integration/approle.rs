@@ -104,6 +104,12 @@ fn steps() -> Vec<Step> {
             None,
         ),
         step(
+            "read role app1 bad query param",
+            "GET",
+            "auth/approle/role/app1?token_ttl=abc",
+            None,
+        ),
+        step(
             "create role Upper",
             "POST",
             "auth/approle/role/Upper",

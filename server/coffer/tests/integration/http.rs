@@ -339,17 +339,81 @@ async fn dev_error_forms() {
     )
     .await;
     assert_eq!(r.status, 400);
-    let msg = r.json()["errors"][0]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(msg.starts_with("failed to decode JSON input: "), "{msg}");
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["failed to decode JSON input: invalid character 'o' in literal null (expecting 'u')"]})
+    );
     let r = call(&c, "PUT", &server.api("secret/data/x"), root, Some("[1,2]")).await;
     assert_eq!(r.status, 400);
     assert_eq!(
         r.json(),
         json!({"errors": ["failed to decode JSON input: json: cannot unmarshal array into Go value of type map[string]interface {}"]})
     );
+
+    let r = call(
+        &c,
+        "PUT",
+        &server.api("secret/data/x"),
+        root,
+        Some(r#"{"data":{}} trailing"#),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["failed to decode JSON input: invalid character 'a' in literal true (expecting 'u')"]})
+    );
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let r = call_with(
+        &c,
+        "PUT",
+        &server.api("secret/data/x"),
+        root,
+        Some("a=%zz"),
+        &form,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json(), json!({"errors": ["error parsing form data"]}));
+
+    // PATCH: the media type is checked first.
+    let r = call_with(
+        &c,
+        "PATCH",
+        &server.api("secret/data/x"),
+        root,
+        Some(r#"{"data":{}}"#),
+        &form,
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    assert_eq!(
+        r.json(),
+        json!({"errors": ["PATCH requires Content-Type of application/merge-patch+json, provided application/x-www-form-urlencoded"]})
+    );
+    let r = call(
+        &c,
+        "PATCH",
+        &server.api("secret/data/x"),
+        root,
+        Some(r#"{"data":{}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json(), json!({"errors": ["mime: no media type"]}));
+
+    // Unknown mounts are not revealed without a valid token.
+    let r = call(&c, "GET", &server.api("nosuchmount/foo"), None, None).await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED_PLAIN));
+    let r = call(
+        &c,
+        "GET",
+        &server.api("nosuchmount/foo"),
+        Some("bogus"),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, DENIED_PLAIN));
 
     // A malformed X-Vault-Wrap-TTL.
     let r = call_with(
@@ -621,6 +685,27 @@ async fn raft_lifecycle_and_restart() {
         r.json(),
         json!({"errors": ["'key' must be a valid hex or base64 string"]})
     );
+
+    // Init bodies are decoded as Go decodes them.
+    for (body, msg) in [
+        (
+            r#"{"secret_shares":"x","secret_threshold":1}"#,
+            "failed to decode JSON input: json: cannot unmarshal string into Go struct field InitRequest.secret_shares of type int",
+        ),
+        (
+            r#"{"secret_shares":1.5,"secret_threshold":1}"#,
+            "failed to decode JSON input: json: cannot unmarshal number 1.5 into Go struct field InitRequest.secret_shares of type int",
+        ),
+        (
+            "[]",
+            "failed to decode JSON input: json: cannot unmarshal array into Go value of type http.InitRequest",
+        ),
+        ("{", "failed to decode JSON input: unexpected EOF"),
+    ] {
+        let r = call(&c, "PUT", &server.api("sys/init"), None, Some(body)).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.json(), json!({ "errors": [msg] }), "{body}");
+    }
 
     // Init with the fields the bao CLI sends.
     let body = r#"{"secret_shares":3,"secret_threshold":2,"pgp_keys":null,"recovery_shares":0,"recovery_threshold":0,"recovery_pgp_keys":null,"root_token_pgp_key":""}"#;

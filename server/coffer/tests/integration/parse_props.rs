@@ -38,8 +38,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        // Floats of at most 15 significant digits: these parse exactly even
-        // without correct rounding (see `floats_round_trip_exactly`).
+        // Floats of at most 15 significant digits (see also
+        // `floats_round_trip_exactly`).
         (-999_999_999_999i64..999_999_999_999, 0u32..4)
             .prop_map(|(m, k)| Value::from(m as f64 / 10f64.powi(k as i32))),
         ".{0,20}".prop_map(Value::String),
@@ -68,6 +68,8 @@ fn check_decoded(r: &Result<coffer_core::logical::Data, ParseError>) -> Result<(
             );
             Ok(())
         }
+        // Go's `ParseForm` refuses malformed form bodies, and so does Coffer.
+        Err(ParseError::Form) => Ok(()),
         Err(other) => Err(TestCaseError::fail(format!(
             "unexpected error kind for a body: {other:?}"
         ))),
@@ -96,9 +98,11 @@ proptest! {
     fn arbitrary_bodies_never_panic(ct in content_types(), body in prop::collection::vec(any::<u8>(), 0..512)) {
         let r = parse::parse_write_body(ct.as_deref(), &body);
         check_decoded(&r)?;
-        // A body that is form-encoded by Vault's rule always decodes.
+        // A body that is form-encoded by Vault's rule decodes unless Go's
+        // query parser finds a malformed pair in it (OpenBao: 400 `error
+        // parsing form data`).
         if parse::is_form(ct.as_deref(), &body) {
-            prop_assert!(r.is_ok());
+            prop_assert_eq!(r.is_ok(), parse::go_parse_query(&body).1.is_none());
         }
         let r = parse::parse_json_object(&body);
         check_decoded(&r)?;
@@ -119,9 +123,15 @@ proptest! {
         for ct in [None, Some("application/json"), Some("application/x-www-form-urlencoded")] {
             let body = format!("{ws}{text}");
             prop_assert_eq!(&parse::parse_write_body(ct, body.as_bytes()).expect("object"), &obj);
-            // Go's decoder reads the first value and ignores what follows.
+            // OpenBao checks the whole body as a stream of JSON values and
+            // uses the first: what follows must itself be valid JSON.
             let body = format!("{text} {trailing}");
-            prop_assert_eq!(&parse::parse_write_body(ct, body.as_bytes()).expect("object"), &obj);
+            let r = parse::parse_write_body(ct, body.as_bytes());
+            if coffer::gojson::check_stream(trailing.as_bytes()).is_ok() {
+                prop_assert_eq!(&r.expect("object"), &obj);
+            } else {
+                prop_assert!(r.is_err(), "{body:?}");
+            }
         }
     }
 
@@ -140,7 +150,6 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "server bug: serde_json parses floats without correct rounding (no `float_roundtrip`)"]
     fn floats_round_trip_exactly(f in -1e15f64..1e15) {
         // Go's decoder (OpenBao) rounds correctly: a number written to a KV
         // secret comes back as written; Coffer's drifts in the last digit

@@ -83,7 +83,6 @@ async fn bring_up(server: &mut CofferServer) -> InitKeys {
 async fn raft_restart_keeps_secrets_and_tokens_and_starts_sealed() {
     let mut server = CofferServer::raft();
     let keys = bring_up(&mut server).await;
-    let c = harness::client();
 
     let versions: Vec<String> = (1..=4).map(|i| secret_value(&format!("v2-{i}"))).collect();
     for v in &versions {

@@ -1043,6 +1043,10 @@ fn norm(v: &Value) -> Value {
                     let nv = match k.as_str() {
                         "request_id" => json!("<ID>"),
                         "creation_time" | "time" => json!("<TIME>"),
+                        "random_bytes" => json!(format!(
+                            "<{} random chars>",
+                            v.as_str().map(str::len).unwrap_or(0)
+                        )),
                         "keys"
                             if v.as_object()
                                 .is_some_and(|o| o.values().all(Value::is_number)) =>
@@ -1454,7 +1458,7 @@ async fn transit_keys_move_between_openbao_and_coffer() {
 
     // OpenBao → Coffer.
     let (blobs, ev) = make_keys(&c, &bao_mount).await;
-    assert!(ev.decrypt.len() >= 30 && ev.verify.len() >= 15 && ev.same.len() >= 25);
+    assert!(ev.decrypt.len() >= 25 && ev.verify.len() >= 15 && ev.same.len() >= 25);
     check_on(&c, &coffer_mount, &blobs, &ev, "openbao").await;
     same_exports(&c, &coffer_mount, &bao_mount, &blobs).await;
 

@@ -1871,9 +1871,9 @@ impl Backend for Approle {
         match r {
             // Login checks its own fields (a failure there is a 500).
             Route::Login => {}
-            // `role/NAME` has an existence check, which validates the
-            // fields and reports without the framework's prefix.
-            Route::Role(_) => fields.validate().map_err(invalid)?,
+            // A write to `role/NAME` goes through its existence check, which
+            // validates the fields and reports without the framework's prefix.
+            Route::Role(_) if write => fields.validate().map_err(invalid)?,
             _ if op == List => {}
             _ => fields
                 .validate()

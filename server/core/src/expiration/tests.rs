@@ -492,7 +492,7 @@ async fn renew_within_max_and_capped_beyond() {
     assert!((5398..=5400).contains(&got), "{got}");
     assert_eq!(r.warnings.len(), 1);
     assert!(r.warnings[0].starts_with(
-        "TTL of \"27h46m40s\" exceeded the effective max_ttl of \"1h29m"
+        "TTL of \"27h46m40s\" exceeded the effective max_ttl of \"1h"
     ));
     assert!(r.warnings[0].ends_with("\"; TTL value is capped accordingly"));
 
@@ -750,7 +750,7 @@ async fn leases_become_irrevocable_after_the_last_retry() {
     eventually(5, "irrevocable at once", || async {
         e.lookup(&other)
             .await
-            .is_ok_and(|d| d["revoke_error"] == "role is gone")
+            .is_ok_and(|d| d.get("revoke_error") == Some(&json!("role is gone")))
     })
     .await;
     assert_eq!(e.dynb.revoke_calls.load(Ordering::SeqCst), calls + 1);
@@ -813,7 +813,7 @@ async fn revoking_a_token_revokes_its_leases() {
     e.ok(
         Update,
         "sys/policies/acl/dyn",
-        json!({"policy": "path \"dyn/*\" { capabilities = [\"read\"] }"}),
+        json!({"policy": "path \"dyn/*\" { capabilities = [\"read\"] }\npath \"auth/token/create\" { capabilities = [\"update\"] }"}),
     )
     .await;
     let parent = e.token(&["dyn"], json!({})).await;

@@ -288,6 +288,14 @@ async fn role_write_checks() {
         matches!(e, CoreError::NotFound),
         "nothing was created: {e:?}"
     );
+    // Reads validate with the framework's prefix.
+    let e = t
+        .err(Operation::Read, &p("role/r"), json!({"token_ttl": "abc"}))
+        .await;
+    assert_eq!(
+        invalid(&e),
+        "Field validation failed: error converting input for field \"token_ttl\": time: invalid duration \"abc\""
+    );
 
     // 500s in OpenBao.
     for (body, msg) in [

@@ -381,7 +381,6 @@ macro_rules! ec_curve {
                     .map_err(|e| e.to_string())
             }
 
-
             /// PKCS #8 DER.
             pub fn pkcs8_der(d: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
                 let sk = SecretKey::from_slice(d).map_err(|_| "invalid private key".to_string())?;
