@@ -477,7 +477,9 @@ async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) ->
     match state.core.handle_request(request).await {
         Ok(resp) => render::logical(&request_id, &resp),
         Err(e @ (CoreError::PermissionDenied | CoreError::NoRoute(_))) => {
-            let valid = token_is_valid(&state.core, token.as_deref().map(String::as_str)).await;
+            let remote = req.remote.map(|a| a.ip());
+            let valid =
+                token_is_valid(&state.core, token.as_deref().map(String::as_str), remote).await;
             match e {
                 // Vault words a denial of a valid token (an ACL decision) as a
                 // multi-error, one for a missing or unknown token plainly.
@@ -495,15 +497,20 @@ async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) ->
     }
 }
 
-/// Whether `token` names a live token.
-async fn token_is_valid(core: &Core, token: Option<&str>) -> bool {
+/// Whether `token` names a live token usable from `remote` (a token used
+/// outside its bound CIDRs counts as invalid, as in OpenBao).
+async fn token_is_valid(
+    core: &Core,
+    token: Option<&str>,
+    remote: Option<std::net::IpAddr>,
+) -> bool {
     let Some(token) = token else {
         return false;
     };
     let Ok(active) = core.active() else {
         return false;
     };
-    matches!(active.tokens.lookup(token).await, Ok(Some(_)))
+    matches!(active.tokens.lookup(token).await, Ok(Some(entry)) if entry.cidr_allows(remote))
 }
 
 #[cfg(test)]

@@ -144,13 +144,17 @@ fn lookup_data(
     let mut d = Data::new();
     d.insert(
         "expire_time".into(),
-        expire_time.map(|t| json!(go_time(t))).unwrap_or(Value::Null),
+        expire_time
+            .map(|t| json!(go_time(t)))
+            .unwrap_or(Value::Null),
     );
     d.insert("id".into(), json!(id));
     d.insert("issue_time".into(), json!(issue_time));
     d.insert(
         "last_renewal".into(),
-        last_renewal.map(|t| json!(go_time(t))).unwrap_or(Value::Null),
+        last_renewal
+            .map(|t| json!(go_time(t)))
+            .unwrap_or(Value::Null),
     );
     d.insert("path".into(), json!(path));
     d.insert("renewable".into(), json!(renewable));
@@ -678,7 +682,12 @@ impl ExpirationManager {
             prefix.push('/');
         }
         let mut ids = self.collect_ids(&prefix).await?;
-        ids.extend(token_leases(active, &prefix).await?.into_iter().map(|(id, _)| id));
+        ids.extend(
+            token_leases(active, &prefix)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
         let n = ids.len();
         for (i, id) in ids.iter().enumerate() {
             let r = if sync {
@@ -730,7 +739,11 @@ impl ExpirationManager {
             } else if let Some(v) = valid.get(&e.token_hid) {
                 *v
             } else {
-                let v = active.tokens.lookup_hid_tainted(&e.token_hid).await?.is_some();
+                let v = active
+                    .tokens
+                    .lookup_hid_tainted(&e.token_hid)
+                    .await?
+                    .is_some();
                 valid.insert(e.token_hid.clone(), v);
                 v
             };

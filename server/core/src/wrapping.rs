@@ -20,7 +20,9 @@ use zeroize::Zeroizing;
 
 use crate::core::Active;
 use crate::error::CoreError;
-use crate::logical::{Auth, Data, LeaseInfo, Operation, RawResponse, Request, Response, StorageView};
+use crate::logical::{
+    Auth, Data, LeaseInfo, Operation, RawResponse, Request, Response, StorageView,
+};
 use crate::token::fields::go_time;
 use crate::token::{NewToken, TokenEntry};
 
@@ -186,10 +188,13 @@ fn http_response(request_id: &str, resp: &Response) -> HttpResponse {
         lease_id,
         renewable,
         lease_duration,
-        data: resp.data.clone().and_then(|d| match sorted(Value::Object(d)) {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }),
+        data: resp
+            .data
+            .clone()
+            .and_then(|d| match sorted(Value::Object(d)) {
+                Value::Object(m) => Some(m),
+                _ => None,
+            }),
         wrap_info: None,
         warnings: if resp.warnings.is_empty() {
             None
@@ -330,8 +335,7 @@ async fn wrap_text(
         "creation_time": created_text,
         "creation_path": creation_path,
     });
-    if let (Some(acc), Value::Object(m)) = (wrapped_accessor.filter(|a| !a.is_empty()), &mut info)
-    {
+    if let (Some(acc), Value::Object(m)) = (wrapped_accessor.filter(|a| !a.is_empty()), &mut info) {
         m.insert("wrapped_accessor".into(), json!(acc));
     }
     Ok(info)

@@ -17,3 +17,4 @@ mod parse_props;
 mod security;
 mod transit;
 mod vaultrs_client;
+mod wrapping;

@@ -172,9 +172,7 @@ pub(crate) async fn env_with(config: CoreConfig) -> Env {
         .mount(MountEntry::new(TableKind::Secrets, "dyn", &ty, ""))
         .await
         .expect("mount dyn/");
-    active
-        .expiration
-        .set_retry_base(Duration::from_millis(20));
+    active.expiration.set_retry_base(Duration::from_millis(20));
     env
 }
 
@@ -197,7 +195,12 @@ impl Env {
         self.core.handle_request(req).await
     }
 
-    pub async fn root(&self, op: Operation, path: &str, data: Value) -> Result<Response, CoreError> {
+    pub async fn root(
+        &self,
+        op: Operation,
+        path: &str,
+        data: Value,
+    ) -> Result<Response, CoreError> {
         let root = self.root.clone();
         self.call(Some(&root), op, path, data).await
     }
@@ -292,7 +295,15 @@ async fn dynamic_secrets_get_leases() {
     let d = e.lookup(&id).await.expect("lookup");
     assert_eq!(
         d.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["expire_time", "id", "issue_time", "last_renewal", "path", "renewable", "ttl"]
+        [
+            "expire_time",
+            "id",
+            "issue_time",
+            "last_renewal",
+            "path",
+            "renewable",
+            "ttl"
+        ]
     );
     assert_eq!(d["id"], json!(id));
     assert_eq!(d["path"], "dyn/creds/web");
@@ -303,7 +314,13 @@ async fn dynamic_secrets_get_leases() {
     assert!(d["issue_time"].as_str().expect("issue").ends_with('Z'));
 
     // The stored lease keeps the backend's internal data, behind the barrier.
-    let stored = e.active().expiration.load(&id).await.expect("load").expect("stored");
+    let stored = e
+        .active()
+        .expiration
+        .load(&id)
+        .await
+        .expect("load")
+        .expect("stored");
     assert_eq!(stored.internal["username"], "web-0");
     assert!(stored.internal.get("password").is_none());
 
@@ -319,7 +336,8 @@ async fn dynamic_secrets_get_leases() {
         Err(CoreError::NotFound)
     ));
     assert!(matches!(
-        e.root(List, "sys/leases/lookup/dyn/static", json!({})).await,
+        e.root(List, "sys/leases/lookup/dyn/static", json!({}))
+            .await,
         Err(CoreError::NotFound)
     ));
 }
@@ -342,11 +360,17 @@ async fn lookup_errors_and_listing() {
 
     let mut want = vec![suffix(&a), suffix(&b)];
     want.sort();
-    for path in ["sys/leases/lookup/dyn/creds/web", "sys/leases/lookup/dyn/creds/web/"] {
+    for path in [
+        "sys/leases/lookup/dyn/creds/web",
+        "sys/leases/lookup/dyn/creds/web/",
+    ] {
         assert_eq!(keys(&e.ok(List, path, json!({})).await), want, "{path}");
     }
     assert_eq!(
-        keys(&e.ok(List, "sys/leases/lookup/dyn/creds/db", json!({})).await),
+        keys(
+            &e.ok(List, "sys/leases/lookup/dyn/creds/db", json!({}))
+                .await
+        ),
         [suffix(&c)]
     );
     assert_eq!(
@@ -364,11 +388,13 @@ async fn lookup_errors_and_listing() {
         Err(CoreError::NotFound)
     ));
     assert!(matches!(
-        e.root(Read, "sys/leases/lookup/dyn/creds/web", json!({})).await,
+        e.root(Read, "sys/leases/lookup/dyn/creds/web", json!({}))
+            .await,
         Err(CoreError::UnsupportedOperation)
     ));
     assert!(matches!(
-        e.root(Update, "sys/leases/lookup/dyn/creds/web", json!({})).await,
+        e.root(Update, "sys/leases/lookup/dyn/creds/web", json!({}))
+            .await,
         Err(CoreError::UnsupportedOperation)
     ));
 
@@ -380,7 +406,11 @@ async fn lookup_errors_and_listing() {
     )
     .await;
     let t = e.token(&["leases"], json!({})).await;
-    for path in ["sys/leases/lookup/dyn/creds/web", "sys/leases/lookup", "sys/leases/lookup/"] {
+    for path in [
+        "sys/leases/lookup/dyn/creds/web",
+        "sys/leases/lookup",
+        "sys/leases/lookup/",
+    ] {
         assert!(
             matches!(
                 e.call(Some(&t), List, path, json!({})).await,
@@ -389,9 +419,14 @@ async fn lookup_errors_and_listing() {
             "{path}"
         );
     }
-    e.call(Some(&t), Update, "sys/leases/lookup", json!({"lease_id": a}))
-        .await
-        .expect("lookup without sudo");
+    e.call(
+        Some(&t),
+        Update,
+        "sys/leases/lookup",
+        json!({"lease_id": a}),
+    )
+    .await
+    .expect("lookup without sudo");
 
     // The legacy endpoints are gone, as in OpenBao.
     for path in ["sys/renew", "sys/revoke", "sys/revoke-prefix/dyn"] {
@@ -403,7 +438,11 @@ async fn lookup_errors_and_listing() {
             "{path}"
         );
     }
-    for path in ["sys/leases/revoke-prefix", "sys/leases/revoke-force", "sys/leases/nope"] {
+    for path in [
+        "sys/leases/revoke-prefix",
+        "sys/leases/revoke-force",
+        "sys/leases/nope",
+    ] {
         assert!(
             matches!(
                 e.root(Update, path, json!({})).await,
@@ -464,10 +503,17 @@ async fn renew_within_max_and_capped_beyond() {
     let (id, _) = e.issue(None, "web").await;
 
     let r = e
-        .ok(Update, "sys/leases/renew", json!({"lease_id": id, "increment": 60}))
+        .ok(
+            Update,
+            "sys/leases/renew",
+            json!({"lease_id": id, "increment": 60}),
+        )
         .await;
     let l = r.lease.clone().expect("lease");
-    assert_eq!((l.lease_id.as_str(), l.lease_duration, l.renewable), (id.as_str(), 60, true));
+    assert_eq!(
+        (l.lease_id.as_str(), l.lease_duration, l.renewable),
+        (id.as_str(), 60, true)
+    );
     assert!(r.data.is_none() && r.warnings.is_empty());
     assert_eq!(e.dynb.renewals.lock().clone(), [("web-0".to_string(), 60)]);
     let d = e.lookup(&id).await.expect("lookup");
@@ -480,20 +526,28 @@ async fn renew_within_max_and_capped_beyond() {
         .await;
     assert_eq!(r.lease.expect("lease").lease_duration, 3600);
     let r = e
-        .ok(Update, "sys/leases/renew", json!({"lease_id": id, "increment": "30s"}))
+        .ok(
+            Update,
+            "sys/leases/renew",
+            json!({"lease_id": id, "increment": "30s"}),
+        )
         .await;
     assert_eq!(r.lease.expect("lease").lease_duration, 30);
 
     // Beyond the max TTL (counted from the issue time): capped, with a warning.
     let r = e
-        .ok(Update, "sys/leases/renew", json!({"lease_id": id, "increment": 100_000}))
+        .ok(
+            Update,
+            "sys/leases/renew",
+            json!({"lease_id": id, "increment": 100_000}),
+        )
         .await;
     let got = r.lease.expect("lease").lease_duration;
     assert!((5398..=5400).contains(&got), "{got}");
     assert_eq!(r.warnings.len(), 1);
-    assert!(r.warnings[0].starts_with(
-        "TTL of \"27h46m40s\" exceeded the effective max_ttl of \"1h"
-    ));
+    assert!(
+        r.warnings[0].starts_with("TTL of \"27h46m40s\" exceeded the effective max_ttl of \"1h")
+    );
     assert!(r.warnings[0].ends_with("\"; TTL value is capped accordingly"));
 
     assert_eq!(
@@ -501,7 +555,10 @@ async fn renew_within_max_and_capped_beyond() {
         "lease_id must be specified"
     );
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": "dyn/x/y"})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": "dyn/x/y"}))
+                .await
+        ),
         "lease not found"
     );
     assert!(matches!(
@@ -512,7 +569,10 @@ async fn renew_within_max_and_capped_beyond() {
     let (fixed, r) = e.issue(None, "web").await;
     assert!(!r.lease.expect("lease").renewable);
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": fixed})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": fixed}))
+                .await
+        ),
         "lease is not renewable"
     );
     assert_eq!(e.lookup(&fixed).await.expect("lookup")["renewable"], false);
@@ -548,11 +608,15 @@ async fn backends_without_renewal_refuse() {
     let id = r.lease.expect("lease").lease_id;
     assert!(id.starts_with("plain/anything/"));
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": id})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": id}))
+                .await
+        ),
         "lease is not renewable"
     );
     // Revocation defaults to "nothing to undo".
-    e.ok(Update, "sys/leases/revoke", json!({"lease_id": id})).await;
+    e.ok(Update, "sys/leases/revoke", json!({"lease_id": id}))
+        .await;
     assert_eq!(invalid(e.lookup(&id).await), "invalid lease");
 }
 
@@ -562,13 +626,21 @@ async fn backends_without_renewal_refuse() {
 async fn revoke_and_revoke_prefix() {
     let e = env().await;
     let (a, _) = e.issue(None, "web").await;
-    let r = e.ok(Update, "sys/leases/revoke", json!({"lease_id": a})).await;
+    let r = e
+        .ok(Update, "sys/leases/revoke", json!({"lease_id": a}))
+        .await;
     assert!(r.is_empty(), "204");
     assert_eq!(e.dynb.revoked(), ["web-0"]);
     assert_eq!(invalid(e.lookup(&a).await), "invalid lease");
     // Unknown leases revoke fine; an id is required.
-    assert!(e.ok(Update, "sys/leases/revoke", json!({"lease_id": "dyn/x"})).await.is_empty());
-    assert!(e.ok(Update, "sys/leases/revoke/dyn/x", json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke", json!({"lease_id": "dyn/x"}))
+        .await
+        .is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke/dyn/x", json!({}))
+        .await
+        .is_empty());
     assert_eq!(
         invalid(e.root(Update, "sys/leases/revoke", json!({})).await),
         "lease_id must be specified"
@@ -576,14 +648,24 @@ async fn revoke_and_revoke_prefix() {
 
     // The URL form, and the lazy form (202, revoked by the background task).
     let (b, _) = e.issue(None, "web").await;
-    assert!(e.ok(Update, &format!("sys/leases/revoke/{b}"), json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, &format!("sys/leases/revoke/{b}"), json!({}))
+        .await
+        .is_empty());
     let (c, _) = e.issue(None, "web").await;
     let r = e
-        .ok(Update, "sys/leases/revoke", json!({"lease_id": c, "sync": false}))
+        .ok(
+            Update,
+            "sys/leases/revoke",
+            json!({"lease_id": c, "sync": false}),
+        )
         .await;
     let raw = r.raw.expect("raw 202");
     assert_eq!((raw.status, raw.body.len()), (202, 0));
-    eventually(5, "lazy revocation", || async { e.dynb.revoked().len() == 3 }).await;
+    eventually(5, "lazy revocation", || async {
+        e.dynb.revoked().len() == 3
+    })
+    .await;
     assert_eq!(invalid(e.lookup(&c).await), "invalid lease");
 
     // revoke-prefix: a partial segment matches nothing; a segment matches all.
@@ -591,28 +673,51 @@ async fn revoke_and_revoke_prefix() {
     for role in ["web", "web", "db"] {
         ids.push(e.issue(None, role).await.0);
     }
-    assert!(e.ok(Update, "sys/leases/revoke-prefix/dyn/creds/we", json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke-prefix/dyn/creds/we", json!({}))
+        .await
+        .is_empty());
     assert_eq!(e.dynb.revoked().len(), 3);
-    assert!(e.ok(Update, "sys/leases/revoke-prefix/dyn/creds/web", json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke-prefix/dyn/creds/web", json!({}))
+        .await
+        .is_empty());
     assert_eq!(e.dynb.revoked().len(), 5);
     e.lookup(&ids[2]).await.expect("db lease stays");
     // An exact lease id works as a prefix too.
     assert!(e
-        .ok(Update, &format!("sys/leases/revoke-prefix/{}", ids[2]), json!({}))
+        .ok(
+            Update,
+            &format!("sys/leases/revoke-prefix/{}", ids[2]),
+            json!({})
+        )
         .await
         .is_empty());
     assert_eq!(e.dynb.revoked().len(), 6);
     // sync=false: 202, then revoked in the background.
     let (d, _) = e.issue(None, "web").await;
     let r = e
-        .ok(Update, "sys/leases/revoke-prefix/dyn", json!({"sync": false}))
+        .ok(
+            Update,
+            "sys/leases/revoke-prefix/dyn",
+            json!({"sync": false}),
+        )
         .await;
     assert_eq!(r.raw.expect("raw").status, 202);
-    eventually(5, "lazy prefix revocation", || async { e.dynb.revoked().len() == 7 }).await;
+    eventually(5, "lazy prefix revocation", || async {
+        e.dynb.revoked().len() == 7
+    })
+    .await;
     assert_eq!(invalid(e.lookup(&d).await), "invalid lease");
     // Nothing under a prefix is fine.
-    assert!(e.ok(Update, "sys/leases/revoke-prefix/nothing", json!({})).await.is_empty());
-    assert!(e.ok(Update, "sys/leases/revoke-force/nothing", json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke-prefix/nothing", json!({}))
+        .await
+        .is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke-force/nothing", json!({}))
+        .await
+        .is_empty());
 
     // Both prefix endpoints need sudo.
     e.ok(
@@ -622,7 +727,10 @@ async fn revoke_and_revoke_prefix() {
     )
     .await;
     let t = e.token(&["leases"], json!({})).await;
-    for path in ["sys/leases/revoke-prefix/dyn", "sys/leases/revoke-force/dyn"] {
+    for path in [
+        "sys/leases/revoke-prefix/dyn",
+        "sys/leases/revoke-force/dyn",
+    ] {
         assert!(
             matches!(
                 e.call(Some(&t), Update, path, json!({})).await,
@@ -639,23 +747,35 @@ async fn failed_revocations_keep_the_lease_and_force_drops_it() {
     let (a, _) = e.issue(None, "web").await;
     let (b, _) = e.issue(None, "web").await;
     e.dynb.fail_revokes.store(10, Ordering::SeqCst);
-    let msg = invalid(e.root(Update, "sys/leases/revoke", json!({"lease_id": a})).await);
+    let msg = invalid(
+        e.root(Update, "sys/leases/revoke", json!({"lease_id": a}))
+            .await,
+    );
     assert_eq!(
         msg,
         "failed to revoke entry: resp: (*logical.Response)(nil) err: internal error: target is down"
     );
     e.lookup(&a).await.expect("kept");
-    let msg = invalid(e.root(Update, "sys/leases/revoke-prefix/dyn/creds", json!({})).await);
+    let msg = invalid(
+        e.root(Update, "sys/leases/revoke-prefix/dyn/creds", json!({}))
+            .await,
+    );
     assert!(
-        msg.starts_with(&format!("failed to revoke \"{a}\" (1 / 2): failed to revoke entry:"))
-            || msg.starts_with(&format!("failed to revoke \"{b}\" (1 / 2): failed to revoke entry:")),
+        msg.starts_with(&format!(
+            "failed to revoke \"{a}\" (1 / 2): failed to revoke entry:"
+        )) || msg.starts_with(&format!(
+            "failed to revoke \"{b}\" (1 / 2): failed to revoke entry:"
+        )),
         "{msg}"
     );
     e.lookup(&a).await.expect("kept");
     e.lookup(&b).await.expect("kept");
 
     // revoke-force ignores the backend.
-    assert!(e.ok(Update, "sys/leases/revoke-force/dyn/creds", json!({})).await.is_empty());
+    assert!(e
+        .ok(Update, "sys/leases/revoke-force/dyn/creds", json!({}))
+        .await
+        .is_empty());
     assert_eq!(invalid(e.lookup(&a).await), "invalid lease");
     assert_eq!(invalid(e.lookup(&b).await), "invalid lease");
     assert!(e.dynb.revoked().is_empty());
@@ -680,12 +800,19 @@ async fn renewal_postpones_expiry() {
     let e = env().await;
     e.dynb.ttl.store(1, Ordering::SeqCst);
     let (id, _) = e.issue(None, "r").await;
-    e.ok(Update, "sys/leases/renew", json!({"lease_id": id, "increment": 3}))
-        .await;
+    e.ok(
+        Update,
+        "sys/leases/renew",
+        json!({"lease_id": id, "increment": 3}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert!(e.dynb.revoked().is_empty(), "renewed past the first expiry");
     e.lookup(&id).await.expect("alive");
-    eventually(5, "expiry after renewal", || async { e.dynb.revoked().len() == 1 }).await;
+    eventually(5, "expiry after renewal", || async {
+        e.dynb.revoked().len() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -704,7 +831,10 @@ async fn revocation_is_retried_with_backoff() {
         assert!(l.revoke_error.is_none());
         assert!(l.expired());
         assert_eq!(
-            invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": id})).await),
+            invalid(
+                e.root(Update, "sys/leases/renew", json!({"lease_id": id}))
+                    .await
+            ),
             "lease expired"
         );
     }
@@ -719,7 +849,9 @@ async fn revocation_is_retried_with_backoff() {
 #[tokio::test]
 async fn leases_become_irrevocable_after_the_last_retry() {
     let e = env().await;
-    e.active().expiration.set_retry_base(Duration::from_millis(5));
+    e.active()
+        .expiration
+        .set_retry_base(Duration::from_millis(5));
     e.dynb.ttl.store(1, Ordering::SeqCst);
     e.dynb.fail_revokes.store(1000, Ordering::SeqCst);
     let (id, _) = e.issue(None, "stuck").await;
@@ -740,7 +872,10 @@ async fn leases_become_irrevocable_after_the_last_retry() {
     );
     assert_eq!(d["renewable"], false);
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": id})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": id}))
+                .await
+        ),
         "lease is expired and has failed previous revocation attempts"
     );
     // An error that retrying cannot fix makes a lease irrevocable at once.
@@ -781,9 +916,14 @@ async fn leases_survive_seal_and_unseal() {
     assert_eq!(d["path"], "dyn/creds/long");
     assert_eq!(e.active().expiration.pending_count(), 1);
     // And it can still be renewed and revoked.
-    e.ok(Update, "sys/leases/renew", json!({"lease_id": long, "increment": 100}))
+    e.ok(
+        Update,
+        "sys/leases/renew",
+        json!({"lease_id": long, "increment": 100}),
+    )
+    .await;
+    e.ok(Update, "sys/leases/revoke", json!({"lease_id": long}))
         .await;
-    e.ok(Update, "sys/leases/revoke", json!({"lease_id": long})).await;
     assert_eq!(e.dynb.revoked(), ["short-1", "long-0"]);
 }
 
@@ -857,7 +997,9 @@ async fn revoking_a_token_revokes_its_leases() {
     let ok = e.active().expiration.tidy(&e.active()).await.expect("tidy");
     assert!(ok);
     assert_eq!(invalid(e.lookup(&l).await), "invalid lease");
-    e.lookup(&root_lease).await.expect("live token's lease stays");
+    e.lookup(&root_lease)
+        .await
+        .expect("live token's lease stays");
 }
 
 #[tokio::test]
@@ -875,7 +1017,10 @@ async fn a_last_use_token_cannot_take_a_lease_away() {
         invalid(r),
         "Secret cannot be returned; token had one use left, so leased credentials were immediately revoked."
     );
-    eventually(5, "the lease revoked", || async { e.dynb.revoked() == ["once-0"] }).await;
+    eventually(5, "the lease revoked", || async {
+        e.dynb.revoked() == ["once-0"]
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -893,10 +1038,17 @@ async fn batch_token_leases_end_with_the_token() {
     e.dynb.ttl.store(7200, Ordering::SeqCst);
     let (id, r) = e.issue(Some(&b), "b").await;
     let l = r.lease.expect("lease");
-    assert!((3598..=3600).contains(&l.lease_duration), "{}", l.lease_duration);
+    assert!(
+        (3598..=3600).contains(&l.lease_duration),
+        "{}",
+        l.lease_duration
+    );
     assert!(!l.renewable);
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": id})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": id}))
+                .await
+        ),
         "lease is not renewable"
     );
 }
@@ -907,7 +1059,10 @@ async fn tokens_are_leases_too() {
     let t = e.token(&["default"], json!({"ttl": "1h"})).await;
     let hid = e.active().tokens.hash(&t);
     let id = format!("auth/token/create/h{hid}");
-    let listed = keys(&e.ok(List, "sys/leases/lookup/auth/token/create/", json!({})).await);
+    let listed = keys(
+        &e.ok(List, "sys/leases/lookup/auth/token/create/", json!({}))
+            .await,
+    );
     assert_eq!(listed, [format!("h{hid}")]);
     assert_eq!(
         keys(&e.ok(List, "sys/leases/lookup/auth", json!({})).await),
@@ -918,7 +1073,10 @@ async fn tokens_are_leases_too() {
     assert_eq!(d["renewable"], true);
     assert!((3598..=3600).contains(&d["ttl"].as_i64().expect("ttl")));
     assert_eq!(
-        invalid(e.root(Update, "sys/leases/renew", json!({"lease_id": id})).await),
+        invalid(
+            e.root(Update, "sys/leases/renew", json!({"lease_id": id}))
+                .await
+        ),
         "tokens cannot be renewed through this endpoint"
     );
     // The initial root token has no lease.
@@ -928,9 +1086,19 @@ async fn tokens_are_leases_too() {
         "invalid lease"
     );
     // Revoking the lease revokes the token.
-    e.ok(Update, "sys/leases/revoke-prefix/auth/token/create", json!({}))
-        .await;
-    assert!(e.active().tokens.lookup(&t).await.expect("lookup").is_none());
+    e.ok(
+        Update,
+        "sys/leases/revoke-prefix/auth/token/create",
+        json!({}),
+    )
+    .await;
+    assert!(e
+        .active()
+        .tokens
+        .lookup(&t)
+        .await
+        .expect("lookup")
+        .is_none());
     assert_eq!(invalid(e.lookup(&id).await), "invalid lease");
 }
 
@@ -979,7 +1147,10 @@ async fn wrapped_leased_secrets_keep_their_lease() {
     let body: Value = serde_json::from_slice(&u.raw.expect("raw").body).expect("json");
     let id = body["lease_id"].as_str().expect("lease id").to_string();
     assert!(id.starts_with("dyn/creds/w/"));
-    assert_eq!((body["renewable"].clone(), body["lease_duration"].clone()), (json!(true), json!(3600)));
+    assert_eq!(
+        (body["renewable"].clone(), body["lease_duration"].clone()),
+        (json!(true), json!(3600))
+    );
     assert_eq!(body["data"]["username"], "w-0");
     e.lookup(&id).await.expect("registered");
 }

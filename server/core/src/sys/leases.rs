@@ -27,7 +27,11 @@ fn lease_id(req: &Request, url_id: &str) -> Result<String, CoreError> {
     let id = string_field(&req.data, "lease_id")
         .map_err(field_err)?
         .unwrap_or_default();
-    let id = if id.is_empty() { url_id.to_string() } else { id };
+    let id = if id.is_empty() {
+        url_id.to_string()
+    } else {
+        id
+    };
     if id.is_empty() {
         return Err(CoreError::invalid("lease_id must be specified"));
     }

@@ -1,8 +1,9 @@
 //! The system backend, mounted at `sys/`: mount tables (`sys/mounts`,
 //! `sys/auth`, tuning), ACL policies (`sys/policy`, `sys/policies/acl`),
 //! capabilities, the UI mount pre-flight the CLI calls before KV commands
-//! (`sys/internal/ui/mounts`), audit devices, and key and seal operations
-//! (`sys/seal`, `sys/step-down`, `sys/key-status`, `sys/rotate`).
+//! (`sys/internal/ui/mounts`), audit devices, key and seal operations
+//! (`sys/seal`, `sys/step-down`, `sys/key-status`, `sys/rotate`), leases
+//! (`sys/leases/*`) and response wrapping (`sys/wrapping/*`).
 //!
 //! Every request arrives through the normal pipeline (token, ACL, audit);
 //! the unauthenticated lifecycle endpoints (`sys/init`, `sys/seal-status`,

@@ -43,7 +43,10 @@ async fn unwrap_first_party(env: &TestEnv, token: &str) -> Result<(Value, String
         .req_as(token, Update, "sys/wrapping/unwrap", json!({}))
         .await?;
     let raw = r.raw.expect("raw body");
-    assert_eq!((raw.status, raw.content_type.as_str()), (200, "application/json"));
+    assert_eq!(
+        (raw.status, raw.content_type.as_str()),
+        (200, "application/json")
+    );
     let text = String::from_utf8(raw.body).expect("utf8");
     Ok((serde_json::from_str(&text).expect("json"), text))
 }
@@ -73,9 +76,16 @@ async fn wrapping_a_kv_read_and_unwrapping_it_once() {
     .await
     .expect("write");
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Read, "secret/data/wrapme", json!({}), Duration::from_secs(300))
-        .await
-        .expect("wrapped read");
+    let r = wrapped(
+        &env,
+        &root,
+        Read,
+        "secret/data/wrapme",
+        json!({}),
+        Duration::from_secs(300),
+    )
+    .await
+    .expect("wrapped read");
     let info = wrap_info(&r);
     assert_eq!(
         info.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -109,20 +119,40 @@ async fn wrapping_a_kv_read_and_unwrapping_it_once() {
 
     // The wrapping token can do nothing else.
     assert!(matches!(
-        env.req_as(&token, Read, "secret/data/wrapme", json!({})).await,
+        env.req_as(&token, Read, "secret/data/wrapme", json!({}))
+            .await,
         Err(CoreError::PermissionDenied)
     ));
 
     let (body, text) = unwrap_first_party(&env, &token).await.expect("unwrap");
     assert!(!text.ends_with('\n'), "the stored text as is");
     assert!(text.starts_with("{\"request_id\":\""));
-    let keys: Vec<&str> = body.as_object().expect("obj").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("obj")
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth"]
+        [
+            "request_id",
+            "lease_id",
+            "renewable",
+            "lease_duration",
+            "data",
+            "wrap_info",
+            "warnings",
+            "auth"
+        ]
     );
-    assert_eq!(body["data"]["data"], json!({"a": {"b": 2, "z": 1}, "k": "v"}));
-    assert!(text.contains("{\"data\":{\"a\":{\"b\":2,\"z\":1},\"k\":\"v\"},\"metadata\":{\"created_time\""));
+    assert_eq!(
+        body["data"]["data"],
+        json!({"a": {"b": 2, "z": 1}, "k": "v"})
+    );
+    assert!(text.contains(
+        "{\"data\":{\"a\":{\"b\":2,\"z\":1},\"k\":\"v\"},\"metadata\":{\"created_time\""
+    ));
     assert_eq!(body["data"]["metadata"]["version"], 1);
     assert_eq!(body["wrap_info"], Value::Null);
     assert_eq!(body["auth"], Value::Null);
@@ -153,14 +183,26 @@ async fn wrapping_a_kv_read_and_unwrapping_it_once() {
 async fn third_party_unwrap_uses_up_the_token() {
     let env = setup().await;
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Update, "sys/wrapping/wrap", json!({"foo": "bar", "n": 1}), Duration::from_secs(300))
-        .await
-        .expect("wrap");
+    let r = wrapped(
+        &env,
+        &root,
+        Update,
+        "sys/wrapping/wrap",
+        json!({"foo": "bar", "n": 1}),
+        Duration::from_secs(300),
+    )
+    .await
+    .expect("wrap");
     let token = token_of(&wrap_info(&r));
     // Any token allowed on sys/wrapping/unwrap may unwrap with `token`.
     let other = env.token(&["default"], false).await;
     let u = env
-        .req_as(&other, Update, "sys/wrapping/unwrap", json!({"token": token}))
+        .req_as(
+            &other,
+            Update,
+            "sys/wrapping/unwrap",
+            json!({"token": token}),
+        )
         .await
         .expect("unwrap");
     let body: Value = serde_json::from_slice(&u.raw.expect("raw").body).expect("json");
@@ -169,25 +211,47 @@ async fn third_party_unwrap_uses_up_the_token() {
     assert_eq!(u.data.expect("data")["foo"], "bar");
     assert_eq!(
         invalid(
-            env.req_as(&other, Update, "sys/wrapping/unwrap", json!({"token": token}))
-                .await
+            env.req_as(
+                &other,
+                Update,
+                "sys/wrapping/unwrap",
+                json!({"token": token})
+            )
+            .await
         ),
         INVALID_WRAPPING_TOKEN
     );
-    assert_eq!(invalid(unwrap_first_party(&env, &token).await), INVALID_WRAPPING_TOKEN);
+    assert_eq!(
+        invalid(unwrap_first_party(&env, &token).await),
+        INVALID_WRAPPING_TOKEN
+    );
 }
 
 #[tokio::test]
 async fn wrapping_a_token_create() {
     let env = setup().await;
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Update, "auth/token/create", json!({"policies": ["app"]}), Duration::from_secs(60))
-        .await
-        .expect("wrapped create");
+    let r = wrapped(
+        &env,
+        &root,
+        Update,
+        "auth/token/create",
+        json!({"policies": ["app"]}),
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("wrapped create");
     let info = wrap_info(&r);
     assert_eq!(
         info.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["token", "accessor", "ttl", "creation_time", "creation_path", "wrapped_accessor"]
+        [
+            "token",
+            "accessor",
+            "ttl",
+            "creation_time",
+            "creation_path",
+            "wrapped_accessor"
+        ]
     );
     assert_eq!(info["ttl"], 60);
     assert_eq!(info["creation_path"], "auth/token/create");
@@ -199,9 +263,25 @@ async fn wrapping_a_token_create() {
     assert_eq!(auth["policies"], json!(["app", "default"]));
     assert_eq!(auth["token_policies"], json!(["app", "default"]));
     assert_eq!(
-        auth.as_object().expect("auth").keys().map(String::as_str).collect::<Vec<_>>(),
-        ["client_token", "accessor", "policies", "token_policies", "metadata", "lease_duration",
-         "renewable", "entity_id", "token_type", "orphan", "mfa_requirement", "num_uses"]
+        auth.as_object()
+            .expect("auth")
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        [
+            "client_token",
+            "accessor",
+            "policies",
+            "token_policies",
+            "metadata",
+            "lease_duration",
+            "renewable",
+            "entity_id",
+            "token_type",
+            "orphan",
+            "mfa_requirement",
+            "num_uses"
+        ]
     );
     assert_eq!(body["data"], Value::Null);
     // The wrapped token works.
@@ -210,22 +290,38 @@ async fn wrapping_a_token_create() {
         .req_as(client, Read, "auth/token/lookup-self", json!({}))
         .await
         .expect("lookup-self");
-    assert_eq!(me.data.expect("data")["policies"], json!(["app", "default"]));
+    assert_eq!(
+        me.data.expect("data")["policies"],
+        json!(["app", "default"])
+    );
 }
 
 #[tokio::test]
 async fn lookup_shows_creation_facts_without_using_the_token() {
     let env = setup().await;
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Update, "sys/wrapping/wrap", json!({"a": 1}), Duration::from_secs(300))
-        .await
-        .expect("wrap");
+    let r = wrapped(
+        &env,
+        &root,
+        Update,
+        "sys/wrapping/wrap",
+        json!({"a": 1}),
+        Duration::from_secs(300),
+    )
+    .await
+    .expect("wrap");
     let info = wrap_info(&r);
     let token = token_of(&info);
     // No token needed.
     let mut req = Request::new(Update, "sys/wrapping/lookup").with_data(json!({"token": token}));
     req.client_token = None;
-    let d = env.core.handle_request(req).await.expect("lookup").data.expect("data");
+    let d = env
+        .core
+        .handle_request(req)
+        .await
+        .expect("lookup")
+        .data
+        .expect("data");
     assert_eq!(
         d.keys().map(String::as_str).collect::<Vec<_>>(),
         ["creation_path", "creation_time", "creation_ttl"]
@@ -249,7 +345,14 @@ async fn lookup_shows_creation_facts_without_using_the_token() {
 
     // Refusals, in OpenBao's words.
     assert_eq!(
-        invalid(env.req(Update, "sys/wrapping/lookup", json!({"token": "s.nonexistent"})).await),
+        invalid(
+            env.req(
+                Update,
+                "sys/wrapping/lookup",
+                json!({"token": "s.nonexistent"})
+            )
+            .await
+        ),
         INVALID_WRAPPING_TOKEN
     );
     assert_eq!(
@@ -258,11 +361,17 @@ async fn lookup_shows_creation_facts_without_using_the_token() {
         "the root token is not a wrapping token"
     );
     assert_eq!(
-        forbidden(env.req(Update, "sys/wrapping/unwrap", json!({"token": ""})).await),
+        forbidden(
+            env.req(Update, "sys/wrapping/unwrap", json!({"token": ""}))
+                .await
+        ),
         "error validating wrapping token: empty token in request body"
     );
     assert_eq!(
-        forbidden(env.req(Update, "sys/wrapping/unwrap", json!({"token": 5})).await),
+        forbidden(
+            env.req(Update, "sys/wrapping/unwrap", json!({"token": 5}))
+                .await
+        ),
         "error validating wrapping token: could not decode token in request body"
     );
     let req = Request::new(Update, "sys/wrapping/lookup");
@@ -279,11 +388,20 @@ async fn lookup_shows_creation_facts_without_using_the_token() {
 #[tokio::test]
 async fn rewrap_moves_the_response_to_a_new_token() {
     let env = setup().await;
-    env.req(Update, "kv/x", json!({"v": "1"})).await.expect("write");
-    let root = env.root.clone();
-    let r = wrapped(&env, &root, Read, "kv/x", json!({}), Duration::from_secs(120))
+    env.req(Update, "kv/x", json!({"v": "1"}))
         .await
-        .expect("wrap");
+        .expect("write");
+    let root = env.root.clone();
+    let r = wrapped(
+        &env,
+        &root,
+        Read,
+        "kv/x",
+        json!({}),
+        Duration::from_secs(120),
+    )
+    .await
+    .expect("wrap");
     let old = token_of(&wrap_info(&r));
     let r = env
         .req(Update, "sys/wrapping/rewrap", json!({"token": old}))
@@ -294,7 +412,10 @@ async fn rewrap_moves_the_response_to_a_new_token() {
     assert_eq!(info["creation_path"], "kv/x");
     let new = token_of(&info);
     assert_ne!(new, old);
-    assert_eq!(invalid(unwrap_first_party(&env, &old).await), INVALID_WRAPPING_TOKEN);
+    assert_eq!(
+        invalid(unwrap_first_party(&env, &old).await),
+        INVALID_WRAPPING_TOKEN
+    );
     let d = env
         .req(Update, "sys/wrapping/lookup", json!({"token": new}))
         .await
@@ -311,18 +432,31 @@ async fn rewrap_moves_the_response_to_a_new_token() {
 async fn wrapping_tokens_expire_with_their_ttl() {
     let env = setup().await;
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Update, "sys/wrapping/wrap", json!({"a": 1}), Duration::from_secs(1))
-        .await
-        .expect("wrap");
+    let r = wrapped(
+        &env,
+        &root,
+        Update,
+        "sys/wrapping/wrap",
+        json!({"a": 1}),
+        Duration::from_secs(1),
+    )
+    .await
+    .expect("wrap");
     let info = wrap_info(&r);
     assert_eq!(info["ttl"], 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let token = token_of(&info);
     assert_eq!(
-        invalid(env.req(Update, "sys/wrapping/lookup", json!({"token": token})).await),
+        invalid(
+            env.req(Update, "sys/wrapping/lookup", json!({"token": token}))
+                .await
+        ),
         INVALID_WRAPPING_TOKEN
     );
-    assert_eq!(invalid(unwrap_first_party(&env, &token).await), INVALID_WRAPPING_TOKEN);
+    assert_eq!(
+        invalid(unwrap_first_party(&env, &token).await),
+        INVALID_WRAPPING_TOKEN
+    );
     // The cleanup revokes it with its cubbyhole.
     env.active().tokens.tidy_expired().await.expect("tidy");
     assert!(env
@@ -336,7 +470,10 @@ async fn wrapping_tokens_expire_with_their_ttl() {
 async fn sys_wrapping_wrap_needs_a_wrap_ttl() {
     let env = setup().await;
     assert_eq!(
-        invalid(env.req(Update, "sys/wrapping/wrap", json!({"foo": "bar"})).await),
+        invalid(
+            env.req(Update, "sys/wrapping/wrap", json!({"foo": "bar"}))
+                .await
+        ),
         "endpoint requires response wrapping to be used"
     );
     let root = env.root.clone();
@@ -352,7 +489,9 @@ async fn sys_wrapping_wrap_needs_a_wrap_ttl() {
     .expect("wrap");
     let info = wrap_info(&r);
     assert_eq!(info["creation_path"], "sys/wrapping/wrap");
-    let (_, text) = unwrap_first_party(&env, &token_of(&info)).await.expect("unwrap");
+    let (_, text) = unwrap_first_party(&env, &token_of(&info))
+        .await
+        .expect("unwrap");
     // Keys sorted at every level, as Go stores them.
     assert!(
         text.contains("\"data\":{\"a\":{\"b\":[3,{\"c\":2,\"d\":1}],\"y\":2},\"z\":1}"),
@@ -365,13 +504,28 @@ async fn what_is_not_wrapped() {
     let env = setup().await;
     let root = env.root.clone();
     // A write with nothing to answer stays a 204.
-    let r = wrapped(&env, &root, Update, "kv/w", json!({"a": 1}), Duration::from_secs(60))
-        .await
-        .expect("write");
+    let r = wrapped(
+        &env,
+        &root,
+        Update,
+        "kv/w",
+        json!({"a": 1}),
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("write");
     assert!(r.is_empty());
     // Errors are not wrapped.
     assert!(matches!(
-        wrapped(&env, &root, Read, "secret/data/nothing", json!({}), Duration::from_secs(60)).await,
+        wrapped(
+            &env,
+            &root,
+            Read,
+            "secret/data/nothing",
+            json!({}),
+            Duration::from_secs(60)
+        )
+        .await,
         Err(CoreError::NotFound)
     ));
     // A list records the path with its trailing slash.
@@ -388,7 +542,10 @@ async fn the_response_wrapping_policy_is_built_in() {
         .req(Read, "sys/policies/acl/response-wrapping", json!({}))
         .await
         .expect("read");
-    let text = r.data.expect("data")["policy"].as_str().expect("policy").to_string();
+    let text = r.data.expect("data")["policy"]
+        .as_str()
+        .expect("policy")
+        .to_string();
     assert_eq!(text, super::RESPONSE_WRAPPING_POLICY_TEXT);
     let listed = env
         .req(List, "sys/policies/acl", json!({}))
@@ -398,11 +555,17 @@ async fn the_response_wrapping_policy_is_built_in() {
         .expect("data");
     assert_eq!(listed["keys"], json!(["default", "root"]));
     assert!(matches!(
-        env.req(Delete, "sys/policies/acl/response-wrapping", json!({})).await,
+        env.req(Delete, "sys/policies/acl/response-wrapping", json!({}))
+            .await,
         Err(CoreError::InvalidRequest(_))
     ));
     assert!(matches!(
-        env.req(Update, "sys/policies/acl/response-wrapping", json!({"policy": "path \"x\" {capabilities=[\"read\"]}"})).await,
+        env.req(
+            Update,
+            "sys/policies/acl/response-wrapping",
+            json!({"policy": "path \"x\" {capabilities=[\"read\"]}"})
+        )
+        .await,
         Err(CoreError::InvalidRequest(_))
     ));
 }
@@ -423,9 +586,16 @@ async fn wrapped_responses_are_audited_without_the_secret() {
         .await
         .expect("write");
     let root = env.root.clone();
-    let r = wrapped(&env, &root, Read, "kv/s", json!({}), Duration::from_secs(300))
-        .await
-        .expect("wrap");
+    let r = wrapped(
+        &env,
+        &root,
+        Read,
+        "kv/s",
+        json!({}),
+        Duration::from_secs(300),
+    )
+    .await
+    .expect("wrap");
     let info = wrap_info(&r);
     let log = std::fs::read_to_string(&file).expect("audit log");
     assert!(!log.contains("hunter2-secret"));
@@ -452,7 +622,9 @@ async fn wrapped_responses_are_audited_without_the_secret() {
     assert!(resp["response"].get("data").is_none());
 
     // Unwrapping is audited with the data HMAC'd.
-    unwrap_first_party(&env, &token_of(&info)).await.expect("unwrap");
+    unwrap_first_party(&env, &token_of(&info))
+        .await
+        .expect("unwrap");
     let log = std::fs::read_to_string(&file).expect("audit log");
     assert!(!log.contains("hunter2-secret"));
     let unwrap = log
