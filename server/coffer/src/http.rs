@@ -133,6 +133,15 @@ where
     Ok(out)
 }
 
+/// Go's `htmlEscape` for redirect bodies.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
 fn too_large() -> HttpResponse {
     let mut r = render::errors(413, &["http: request body too large".to_string()]);
     r.headers_mut().insert(
@@ -192,13 +201,21 @@ where
         return render::errors(400, &["invalid path".to_string()]);
     };
     if let Some(clean) = parse::clean_path(&path) {
-        // Go's ServeMux redirects unclean paths.
-        let location = if req.query.is_empty() {
-            clean
+        // Go's ServeMux redirects unclean paths (307, with a small HTML body
+        // for GET and HEAD).
+        let mut location = parse::escape_path(&clean);
+        if !req.query.is_empty() {
+            location = format!("{location}?{}", req.query);
+        }
+        let mut r = if matches!(req.method, Method::GET | Method::HEAD) {
+            let body = format!(
+                "<a href=\"{}\">Temporary Redirect</a>.\n\n",
+                html_escape(&location)
+            );
+            render::with_body(307, "text/html; charset=utf-8", body.into_bytes())
         } else {
-            format!("{clean}?{}", req.query)
+            render::empty(307)
         };
-        let mut r = render::empty(301);
         if let Ok(v) = http::HeaderValue::from_str(&location) {
             r.headers_mut().insert(http::header::LOCATION, v);
         }
@@ -433,6 +450,12 @@ pub fn build_request(req: &Incoming, rel: String, body: &[u8]) -> Result<Request
         _ => parse::parse_write_body(content_type.as_deref(), body)?,
     };
     let wrap_ttl = parse::wrap_ttl(&req.headers)?;
+    // Vault lists directories: a list path always ends with `/`.
+    let rel = if op == Operation::List && !rel.ends_with('/') {
+        format!("{rel}/")
+    } else {
+        rel
+    };
     let mut r = Request::new(op, rel);
     r.data = data;
     r.client_token = parse::request_token(&req.headers).map(Zeroizing::new);
@@ -472,6 +495,14 @@ async fn logical(state: &HttpState, req: &Incoming, rel: String, body: &[u8]) ->
         Ok(r) => r,
         Err(rejected) => return rejected.response(),
     };
+    // Vault refuses writes to directory-like paths before it looks at the
+    // token (once unsealed).
+    if request.operation == Operation::Update
+        && request.path.ends_with('/')
+        && !state.core.is_sealed()
+    {
+        return render::errors(400, &["cannot write to a path ending in '/'".to_string()]);
+    }
     let request_id = request.id.clone();
     let token = request.client_token.clone();
     match state.core.handle_request(request).await {
@@ -562,7 +593,7 @@ mod tests {
             &[("x-vault-token", "tok"), ("x-vault-wrap-ttl", "5m")],
         );
         let r = build_request(&inc, "secret/metadata".into(), b"").unwrap();
-        assert_eq!(r.path, "secret/metadata");
+        assert_eq!(r.path, "secret/metadata/");
         assert_eq!(Value::Object(r.data), json!({"after": "a", "limit": "2"}));
         assert_eq!(r.client_token.as_deref().map(String::as_str), Some("tok"));
         assert_eq!(r.wrap_ttl, Some(std::time::Duration::from_secs(300)));

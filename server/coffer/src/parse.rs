@@ -486,6 +486,20 @@ pub fn percent_decode_path(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Percent-encodes a decoded path for a `Location` header (as Go's
+/// `url.URL.String` does for paths).
+pub fn escape_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Go's `path.Clean` as `http.ServeMux` applies it (a trailing slash is kept).
 /// Returns `None` when the path is already clean.
 pub fn clean_path(p: &str) -> Option<String> {
@@ -770,6 +784,13 @@ mod tests {
             Some("/v1/sys/health")
         );
         assert_eq!(clean_path("/v1/../../x/").as_deref(), Some("/x/"));
+    }
+
+    #[test]
+    fn escaped_paths() {
+        assert_eq!(escape_path("/v1/sys/health"), "/v1/sys/health");
+        assert_eq!(escape_path("/v1/a b/é"), "/v1/a%20b/%C3%A9");
+        assert_eq!(escape_path("/x?y#z%"), "/x%3Fy%23z%25");
     }
 
     #[test]

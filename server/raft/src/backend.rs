@@ -883,7 +883,6 @@ impl RaftBackend {
     /// directory can be opened again as soon as this returns). Later reads and
     /// writes fail. Idempotent.
     pub async fn shutdown(&self) {
-        let t = Instant::now();
         // Closing the channel makes the batcher finish its in-flight batches and exit.
         drop(self.writes.lock().unwrap_or_else(|p| p.into_inner()).take());
         if let Some(handle) = self.batcher.lock().await.take() {
@@ -893,7 +892,6 @@ impl RaftBackend {
                 }
             }
         }
-        eprintln!("DBG batcher done {:?}", t.elapsed());
         let cluster = self
             .tasks
             .lock()
@@ -904,9 +902,7 @@ impl RaftBackend {
             handle.abort();
             let _ = handle.await;
         }
-        eprintln!("DBG listener done {:?}", t.elapsed());
         self.leader_peer.lock().await.take();
-        eprintln!("DBG peer done {:?}", t.elapsed());
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft core ended abnormally");
         }
@@ -931,7 +927,6 @@ impl RaftBackend {
             && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            eprintln!("DBG counts sm={} log={} {:?}", Arc::strong_count(&sm), Arc::strong_count(&log), t.elapsed());
         }
         let flushed = blocking(move || {
             sm.persist()?;

@@ -719,10 +719,6 @@ const DEV_KNOWN: &[(&str, &str)] = &[
         "entity_id: coffer \"\" != openbao \"<UUID>\"",
         "no identity store: OpenBao gives userpass logins an entity, Coffer an empty entity_id (by design?)",
     ),
-    (
-        "[login after auth disable]",
-        "unknown mount without a token: OpenBao 403 `permission denied`, Coffer 404 `no handler for route` (mount enumeration without a token)",
-    ),
 ];
 
 #[tokio::test]
