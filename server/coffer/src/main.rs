@@ -36,6 +36,10 @@ fn run(args: &cli::ServerArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(coffer::run::run_server(args))?;
+    let r = rt.block_on(coffer::run::run_server(args));
+    eprintln!("DBG block_on returned {:?}", std::time::SystemTime::now());
+    drop(rt);
+    eprintln!("DBG rt dropped {:?}", std::time::SystemTime::now());
+    r?;
     Ok(())
 }

@@ -181,7 +181,19 @@ pub fn logical(request_id: &str, resp: &Response) -> HttpResponse {
     if code == 204 {
         return empty(204);
     }
-    json(code, &Value::Object(envelope(request_id, resp)))
+    let env = Value::Object(envelope(request_id, resp));
+    if resp.status.is_some() {
+        // Vault turns an envelope with its own status code into a raw body
+        // (`RespondWithStatusCode`): encoded without the trailing newline.
+        return match serde_json::to_vec(&env) {
+            Ok(bytes) => with_body(code, APPLICATION_JSON, bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "failed to encode a response");
+                errors(500, &["internal error".to_string()])
+            }
+        };
+    }
+    json(code, &env)
 }
 
 /// Adds the headers every response carries: `Cache-Control: no-store`, a
@@ -318,6 +330,7 @@ mod tests {
         let r = logical("rid", &resp);
         assert_eq!(r.status(), 404);
         assert!(body(&r).starts_with("{\"request_id\":\"rid\""));
+        assert!(body(&r).ends_with("\"auth\":null}"), "no trailing newline");
 
         let resp = Response {
             raw: Some(RawResponse {

@@ -342,7 +342,7 @@ async fn wrap_text(
 }
 
 /// Wraps a response: stores it in a new wrapping token's cubbyhole and
-/// answers with `wrap_info` (and the original warnings) only. A response with
+/// answers with `wrap_info` only (the warnings stay in the stored response). A response with
 /// nothing in it is returned as it is.
 pub async fn wrap(
     active: &Active,
@@ -390,9 +390,10 @@ pub async fn wrap(
         wrapped_accessor,
     )
     .await?;
+    // The client sees `wrap_info` only: OpenBao's HTTP layer drops the
+    // warnings of a wrapped response too.
     Ok(Response {
         wrap_info: Some(info),
-        warnings: resp.warnings,
         ..Default::default()
     })
 }

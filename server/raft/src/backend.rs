@@ -576,7 +576,8 @@ impl RaftBackend {
             return Ok(());
         }
 
-        let mut peer = Peer::new(self.net.clone(), Some(id), cluster_addr.clone());
+        // Ask without naming the target, to report who answers instead.
+        let mut peer = Peer::new(self.net.clone(), None, cluster_addr.clone());
         let answered = peer
             .ping(self.config.rpc_timeout)
             .await

@@ -19,7 +19,9 @@
 //!   (a single voter commits its whole log when it wins).
 //! * `purge` first forces the state machine to disk
 //!   (`SmShared::persist`) and refuses to drop entries the durable state
-//!   machine does not contain.
+//!   machine does not contain. On a follower installing a snapshot, openraft
+//!   asks for the purge before the state machine worker has installed it;
+//!   `purge` waits for the install instead of failing.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -43,6 +45,10 @@ const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "last_purged";
 const KEY_NODE_ID: &str = "node_id";
+
+/// How long a purge waits for the state machine to reach the purge point
+/// (a snapshot being installed) before giving up.
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// File name of the log database inside the data directory.
 pub(crate) const LOG_FILE: &str = "raft-log.redb";
@@ -335,7 +341,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let sm = self.sm.clone();
         blocking(move || {
             // Never drop an entry the on-disk state machine lacks: after a
-            // crash it would have to be re-applied from the log.
+            // crash it would have to be re-applied from the log. On a
+            // follower that receives a snapshot, openraft issues the purge
+            // right after handing the snapshot to the state machine worker,
+            // without waiting for the install: wait for it here (the worker
+            // does not need the core to finish).
+            let deadline = std::time::Instant::now() + PURGE_WAIT;
+            loop {
+                let (applied, _) = sm.applied_state()?;
+                if applied.map(|l| l.index) >= Some(log_id.index)
+                    || std::time::Instant::now() >= deadline
+                {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let durable = sm.persist()?;
             if durable.map(|l| l.index) < Some(log_id.index) {
                 return Err(StoreError::Invariant(format!(

@@ -402,6 +402,34 @@ async fn dev_error_forms() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json(), json!({"errors": ["mime: no media type"]}));
 
+    // Writes to directory-like paths are refused before the token is looked at.
+    for token in [None, Some("bogus"), root] {
+        let r = call(&c, "PUT", &server.api("nosuchmount/x/"), token, Some("{}")).await;
+        assert_eq!(r.status, 400, "{token:?}");
+        assert_eq!(
+            r.json(),
+            json!({"errors": ["cannot write to a path ending in '/'"]})
+        );
+    }
+
+    // Unclean paths are redirected as Go's ServeMux does.
+    let answer = harness::raw_http(
+        server.addr,
+        b"GET /v1/sys//health?standbyok=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 307 Temporary Redirect\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("location: /v1/sys/health?standbyok=true\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("<a href=\"/v1/sys/health?standbyok=true\">Temporary Redirect</a>.\n\n"),
+        "{answer}"
+    );
+
     // Unknown mounts are not revealed without a valid token.
     let r = call(&c, "GET", &server.api("nosuchmount/foo"), None, None).await;
     assert_eq!((r.status, r.body.as_str()), (403, DENIED_PLAIN));

@@ -152,8 +152,8 @@ proptest! {
     #[test]
     fn floats_round_trip_exactly(f in -1e15f64..1e15) {
         // Go's decoder (OpenBao) rounds correctly: a number written to a KV
-        // secret comes back as written; Coffer's drifts in the last digit
-        // (-133255443096.16437 comes back as -133255443096.16435).
+        // secret comes back as written. Without serde_json's
+        // `float_roundtrip`, -133255443096.16437 came back as ...16435.
         let text = format!(r#"{{"n":{}}}"#, serde_json::to_string(&f).expect("float"));
         let d = parse::parse_write_body(None, text.as_bytes()).expect("object");
         prop_assert_eq!(d["n"].as_f64(), Some(f), "{}", text);

@@ -512,9 +512,9 @@ fn normalized(r: &harness::Reply, addr: &str) -> Value {
     }
 }
 
-/// The token lease suffix of the newest `auth/token/create` token that is
-/// not the dev root token (the only other one then): listed by both servers.
-async fn token_lease(c: &reqwest::Client, side: &Side, root_lease: Option<&str>) -> String {
+/// The lease suffix of the token created with a one-hour TTL (the other
+/// `auth/token/create` tokens live 768 hours or have no TTL).
+async fn token_lease(c: &reqwest::Client, side: &Side) -> String {
     let r = harness::call(
         c,
         "LIST",
@@ -524,9 +524,21 @@ async fn token_lease(c: &reqwest::Client, side: &Side, root_lease: Option<&str>)
     )
     .await;
     let keys: Vec<String> = serde_json::from_value(r.json()["data"]["keys"].clone()).expect("keys");
-    keys.into_iter()
-        .find(|k| Some(k.as_str()) != root_lease)
-        .expect("a token lease")
+    for k in keys {
+        let r = harness::call(
+            c,
+            "PUT",
+            &format!("{}/v1/sys/leases/lookup", side.url),
+            Some("root"),
+            Some(&format!(r#"{{"lease_id":"auth/token/create/{k}"}}"#)),
+        )
+        .await;
+        let ttl = r.json()["data"]["ttl"].as_i64().unwrap_or(0);
+        if ttl > 0 && ttl <= 3600 {
+            return k;
+        }
+    }
+    panic!("{}: no token lease with a one-hour TTL", side.url);
 }
 
 #[tokio::test]
@@ -542,22 +554,6 @@ async fn wrapping_matches_openbao() {
         url: bao.url.clone(),
         vars: BTreeMap::new(),
     };
-    // The dev root tokens' leases (OpenBao names a custom-id token's lease
-    // differently; only the new token's lease is used below).
-    let mut root_leases = Vec::new();
-    for side in [&coffer, &openbao] {
-        let r = harness::call(
-            &c,
-            "LIST",
-            &format!("{}/v1/sys/leases/lookup/auth/token/create/", side.url),
-            Some("root"),
-            None,
-        )
-        .await;
-        let keys: Vec<String> =
-            serde_json::from_value(r.json()["data"]["keys"].clone()).unwrap_or_default();
-        root_leases.push(keys.first().cloned());
-    }
     let mut mm = Mismatches::new("response wrapping and leases, dev servers", KNOWN);
     let steps = steps();
     for s in &steps {
@@ -565,8 +561,8 @@ async fn wrapping_matches_openbao() {
             tokio::time::sleep(Duration::from_secs(s.wait)).await;
         }
         if s.label == "renew a token lease" {
-            let a = token_lease(&c, &coffer, root_leases[0].as_deref()).await;
-            let b = token_lease(&c, &openbao, root_leases[1].as_deref()).await;
+            let a = token_lease(&c, &coffer).await;
+            let b = token_lease(&c, &openbao).await;
             coffer.vars.insert("tl".into(), a);
             openbao.vars.insert("tl".into(), b);
         }
