@@ -142,14 +142,27 @@ wrk.method = "{method}"
 wrk.headers["X-Vault-Token"] = "{token}"
 wrk.headers["Content-Type"] = "application/json"
 {body}
+{request}
+"""
+
+# Spreads requests over `n` paths (`%d` in the path) so that per-key locks do
+# not serialise the whole run on one key (the same spread for both servers).
+SPREAD = """
+request = function()
+  return wrk.format(nil, string.format("{path}", math.random(1, {n})))
+end
 """
 
 
-def wrk(url, token, method, body, duration, conns, workdir):
+def wrk(url, token, method, body, duration, conns, workdir, spread=None):
     script = os.path.join(workdir, "wrk.lua")
     with open(script, "w") as f:
         b = f'wrk.body = {json.dumps(json.dumps(body))}' if body is not None else ""
-        f.write(LUA.format(method=method, token=token, body=b))
+        req = ""
+        if spread:
+            path, n = spread
+            req = SPREAD.format(path=path, n=n)
+        f.write(LUA.format(method=method, token=token, body=b, request=req))
     out = subprocess.run(
         ["wrk", "-t", "1", "-c", str(conns), "-d", f"{duration}s", "--latency", "-s", script, url],
         capture_output=True, text=True, check=True).stdout
@@ -175,8 +188,8 @@ def one_round(kind, binary, args, workdir):
         time.sleep(1)
         res["RSS idle (MB)"] = s.rss_mb()
         d, c = args.duration, args.connections
-        res["kv read rps"], res["kv read p99 (ms)"] = wrk(s.addr + "/v1/secret/data/k1", s.token, "GET", None, d, c, workdir)
-        res["kv write rps"], res["kv write p99 (ms)"] = wrk(s.addr + "/v1/secret/data/w", s.token, "POST", {"data": {"password": "p" * 32}}, d, c, workdir)
+        res["kv read rps"], res["kv read p99 (ms)"] = wrk(s.addr + "/v1/secret/data/k1", s.token, "GET", None, d, c, workdir, ("/v1/secret/data/k%d", 49))
+        res["kv write rps"], res["kv write p99 (ms)"] = wrk(s.addr + "/v1/secret/data/w", s.token, "POST", {"data": {"password": "p" * 32}}, d, c, workdir, ("/v1/secret/data/w%d", 1000000))
         res["token create rps"], res["token create p99 (ms)"] = wrk(s.addr + "/v1/auth/token/create", s.token, "POST", {"policies": ["default"], "ttl": "1h"}, d, c, workdir)
         res["health rps"], res["health p99 (ms)"] = wrk(s.addr + "/v1/sys/health", s.token, "GET", None, d, c, workdir)
         res["RSS after load (MB)"] = s.rss_mb()

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Command::Server(args) => match run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("Error: {e:#}");
+                eprintln!("Error: {e}");
                 ExitCode::from(1)
             }
         },
@@ -36,10 +36,6 @@ fn run(args: &cli::ServerArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let r = rt.block_on(coffer::run::run_server(args));
-    eprintln!("DBG block_on returned {:?}", std::time::SystemTime::now());
-    drop(rt);
-    eprintln!("DBG rt dropped {:?}", std::time::SystemTime::now());
-    r?;
+    rt.block_on(coffer::run::run_server(args))?;
     Ok(())
 }

@@ -32,6 +32,9 @@ use crate::mounts::MountEntry;
 
 use fields::{calculate_ttl, sanitize_policies, TtlLimits};
 
+/// Number of lock stripes for token writes.
+const WRITE_LOCK_STRIPES: usize = 64;
+
 const SALT_KEY: &str = "salt";
 const BATCH_AAD: &str = "sys/token/batch";
 
@@ -238,7 +241,9 @@ pub struct TokenStore {
     salt: Zeroizing<Vec<u8>>,
     cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
     /// Serialises read-modify-write updates of entries (use counts, renewals).
-    write_lock: tokio::sync::Mutex<()>,
+    /// Per-token write locks, striped by the token's hash, so that writes to
+    /// different tokens proceed (and group-commit) concurrently.
+    write_locks: Vec<tokio::sync::Mutex<()>>,
     tidy_running: AtomicBool,
     /// System default and max lease TTLs.
     pub default_ttl: RwLock<Duration>,
@@ -290,7 +295,9 @@ impl TokenStore {
             barrier,
             salt,
             cache: RwLock::new(HashMap::new()),
-            write_lock: tokio::sync::Mutex::new(()),
+            write_locks: (0..WRITE_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             tidy_running: AtomicBool::new(false),
             default_ttl: RwLock::new(Duration::from_secs(768 * 3600)),
             max_ttl: RwLock::new(Duration::from_secs(768 * 3600)),
@@ -301,6 +308,14 @@ impl TokenStore {
     /// Installs the listener told about every revoked token.
     pub fn set_revocation_listener(&self, listener: Arc<dyn RevocationListener>) {
         *self.revocation_listener.write() = Some(listener);
+    }
+
+    /// The write lock of the stripe `hid` falls in.
+    fn lock_for(&self, hid: &str) -> &tokio::sync::Mutex<()> {
+        let n = hid
+            .bytes()
+            .fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b as usize));
+        &self.write_locks[n % self.write_locks.len()]
     }
 
     /// Salted HMAC-SHA256 of a token id or accessor, hex.
@@ -504,8 +519,8 @@ impl TokenStore {
             None => Zeroizing::new(format!("s.{}", random_id(24))),
         };
 
-        let _g = self.write_lock.lock().await;
         let hid = self.hash(&token);
+        let _g = self.lock_for(&hid).lock().await;
         if self.view.get(&format!("id/{hid}")).await?.is_some() {
             return Err(CoreError::invalid(
                 "cannot create a token with a duplicate ID",
@@ -694,7 +709,7 @@ impl TokenStore {
     where
         F: FnOnce(&mut TokenEntry),
     {
-        let _g = self.write_lock.lock().await;
+        let _g = self.lock_for(hid).lock().await;
         let Some(current) = self.read_entry(hid).await? else {
             return Ok(None);
         };
@@ -710,7 +725,7 @@ impl TokenStore {
         if entry.num_uses == 0 || entry.is_batch() {
             return Ok(());
         }
-        let _g = self.write_lock.lock().await;
+        let _g = self.lock_for(&entry.hid).lock().await;
         let Some(current) = self.read_entry(&entry.hid).await? else {
             return Err(CoreError::PermissionDenied);
         };

@@ -637,3 +637,48 @@ async fn wrapped_responses_are_audited_without_the_secret() {
         .expect("hashed")
         .starts_with("hmac-sha256:"));
 }
+
+#[tokio::test]
+async fn wrapping_a_login() {
+    let env = setup().await;
+    env.req(Update, "sys/auth/userpass", json!({"type": "userpass"}))
+        .await
+        .expect("enable userpass");
+    env.req(
+        Update,
+        "auth/userpass/users/bob",
+        json!({"password": "pw", "token_policies": "default"}),
+    )
+    .await
+    .expect("user");
+    let mut req =
+        Request::new(Update, "auth/userpass/login/bob").with_data(json!({"password": "pw"}));
+    req.wrap_ttl = Some(Duration::from_secs(60));
+    let r = env.core.handle_request(req).await.expect("wrapped login");
+    let info = wrap_info(&r);
+    assert_eq!(info["creation_path"], "auth/userpass/login/bob");
+    let acc = info["wrapped_accessor"]
+        .as_str()
+        .expect("wrapped accessor")
+        .to_string();
+    // The wrapping token is named after the login.
+    let t = env
+        .req(
+            Update,
+            "auth/token/lookup-accessor",
+            json!({"accessor": info["accessor"]}),
+        )
+        .await
+        .expect("lookup")
+        .data
+        .expect("data");
+    assert_eq!(t["display_name"], "userpass-bob");
+    let (body, _) = unwrap_first_party(&env, &token_of(&info))
+        .await
+        .expect("unwrap");
+    assert_eq!(body["auth"]["accessor"], acc);
+    let client = body["auth"]["client_token"].as_str().expect("token");
+    env.req_as(client, Read, "auth/token/lookup-self", json!({}))
+        .await
+        .expect("the unwrapped token works");
+}
