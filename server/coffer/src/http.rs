@@ -245,7 +245,7 @@ where
             _ => render::errors(405, &[]),
         },
         "sys/leader" => match req.method {
-            Method::GET => match state.core.leader() {
+            Method::GET => match state.core.leader().await {
                 Ok(v) => render::json(200, &v),
                 Err(e) => render::core_error(&e, DenialForm::Plain),
             },

@@ -193,7 +193,7 @@ impl Core {
             return Err(CoreError::AlreadyInitialized);
         }
         let cfg = SealConfig::validate(req.secret_shares, req.secret_threshold)
-            .map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
+            .map_err(|e| CoreError::InvalidRequest(format!("invalid seal configuration: {e}")))?;
         let root_key = barrier::random_key();
         let unseal_key = barrier::random_key();
         let shares = seal::split(&unseal_key, cfg.secret_shares, cfg.secret_threshold)
@@ -253,10 +253,14 @@ impl Core {
             return self.seal_status().await;
         }
         if share.len() < 16 {
-            return Err(CoreError::invalid("key is shorter than minimum 16 bytes"));
+            return Err(CoreError::invalid(
+                "invalid key: key is shorter than minimum 16 bytes",
+            ));
         }
         if share.len() > 33 {
-            return Err(CoreError::invalid("key is longer than maximum 33 bytes"));
+            return Err(CoreError::invalid(
+                "invalid key: key is longer than maximum 33 bytes",
+            ));
         }
         let ready = {
             let mut p = self.progress.lock().await;
@@ -286,8 +290,9 @@ impl Core {
         cfg: &SealConfig,
         shares: &[Zeroizing<Vec<u8>>],
     ) -> Result<(), CoreError> {
-        let unseal_key = seal::combine(shares, cfg.secret_threshold)
-            .map_err(|e| CoreError::invalid(format!("failed to unseal: {e}")))?;
+        let unseal_key = seal::combine(shares, cfg.secret_threshold).map_err(|e| {
+            CoreError::invalid(format!("invalid key: failed to compute combined key: {e}"))
+        })?;
         let root_key = self.unwrap_root_key(&unseal_key).await?;
         self.barrier.unseal(&root_key).await.map_err(|_| {
             CoreError::invalid("failed to unseal: the keyring could not be decrypted")
@@ -395,18 +400,25 @@ impl Core {
     }
 
     /// `sys/leader` body (503 while sealed).
-    pub fn leader(&self) -> Result<Value, CoreError> {
+    pub async fn leader(&self) -> Result<Value, CoreError> {
         let active = self.active()?;
         if !self.config.ha_enabled {
             return Ok(serde_json::json!({"ha_enabled": false}));
         }
-        Ok(serde_json::json!({
+        let mut v = serde_json::json!({
             "ha_enabled": true,
             "is_self": true,
             "active_time": active.active_time,
             "leader_address": self.config.api_addr.clone().unwrap_or_default(),
             "leader_cluster_address": self.config.cluster_addr.clone().unwrap_or_default(),
-        }))
+        });
+        if let (Some((committed, applied)), Value::Object(m)) =
+            (self.physical().raft_indexes().await, &mut v)
+        {
+            m.insert("raft_committed_index".into(), committed.into());
+            m.insert("raft_applied_index".into(), applied.into());
+        }
+        Ok(v)
     }
 
     /// Handles a logical request through the unsealed pipeline.

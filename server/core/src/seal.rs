@@ -104,7 +104,7 @@ pub fn combine(shares: &[Zeroizing<Vec<u8>>], threshold: u8) -> Result<Key, Seal
     for s in shares {
         if s.len() != 33 {
             return Err(SealError::InvalidShares(
-                "share has the wrong length".into(),
+                "all parts must be the same length".into(),
             ));
         }
         let mut blahaj_form = Zeroizing::new(Vec::with_capacity(s.len()));

@@ -115,7 +115,7 @@ impl Default for RaftConfig {
             mode: OpenMode::Bootstrap,
             snapshot_threshold: 10_000,
             trailing_logs: 1_000,
-            heartbeat_interval: Duration::from_millis(100),
+            heartbeat_interval: Duration::from_millis(150),
             election_timeout_min: Duration::from_millis(300),
             election_timeout_max: Duration::from_millis(600),
             leader_timeout: Duration::from_secs(30),
@@ -503,7 +503,9 @@ impl RaftBackend {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(RaftError::Timeout(format!("no raft leader within {timeout:?}")));
+                return Err(RaftError::Timeout(format!(
+                    "no raft leader within {timeout:?}"
+                )));
             }
             // Re-check at least every 50 ms: the address comes from the
             // membership, which may arrive just after the leader.
@@ -641,9 +643,7 @@ impl RaftBackend {
             let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
             if voters.contains(&id) {
                 if voters.len() == 1 {
-                    return Err(RaftError::Membership(
-                        "cannot remove the last voter".into(),
-                    ));
+                    return Err(RaftError::Membership("cannot remove the last voter".into()));
                 }
                 ChangeMembers::RemoveVoters(BTreeSet::from([id]))
             } else {
@@ -1085,7 +1085,10 @@ async fn start(
         .map_err(|e| RaftError::Raft(e.to_string()))?;
     if !initialized {
         if config.mode == OpenMode::Pending {
-            tracing::info!(node_id, "raft node is join-pending: waiting to be added by a leader");
+            tracing::info!(
+                node_id,
+                "raft node is join-pending: waiting to be added by a leader"
+            );
             return Ok(());
         }
         let members = BTreeMap::from([(
@@ -1257,6 +1260,10 @@ impl Physical for RaftBackend {
         self.submit(ops).await
     }
 
+    async fn raft_indexes(&self) -> Option<(u64, u64)> {
+        Some((self.committed_index().await, self.applied_index().await))
+    }
+
     fn storage_type(&self) -> &'static str {
         "raft"
     }
@@ -1287,10 +1294,7 @@ mod tests {
             let raft = Raft::new(
                 raft_node_id("node1"),
                 Arc::new(config),
-                ClusterNetworkFactory::new(NetShared::new(
-                    raft_node_id("node1"),
-                    "node1".into(),
-                )),
+                ClusterNetworkFactory::new(NetShared::new(raft_node_id("node1"), "node1".into())),
                 LogStore::new(log, sm.clone()),
                 StateMachineStore::new(sm),
             )

@@ -113,7 +113,10 @@ enum WireResponse {
         Result<InstallSnapshotResponse<NodeId>, OpenRaftError<NodeId, InstallSnapshotError>>,
     ),
     ReadIndex(Result<Option<LogId>, ReadIndexError>),
-    Pong { node_id: String, raft_id: NodeId },
+    Pong {
+        node_id: String,
+        raft_id: NodeId,
+    },
     /// The request was not served (wrong node, version, malformed frame).
     Refused(String),
 }
@@ -406,7 +409,11 @@ impl Peer {
     }
 
     /// Sends one request and waits for its answer, at most `timeout`.
-    async fn call(&mut self, body: WireRequest, timeout: Duration) -> Result<WireResponse, NetError> {
+    async fn call(
+        &mut self,
+        body: WireRequest,
+        timeout: Duration,
+    ) -> Result<WireResponse, NetError> {
         let frame = encode_frame(&Envelope {
             version: PROTOCOL_VERSION,
             target: self.target,
@@ -506,11 +513,7 @@ impl RaftNetworkFactory<TypeConfig> for ClusterNetworkFactory {
 
     async fn new_client(&mut self, target: NodeId, node: &ClusterNode) -> ClusterClient {
         ClusterClient {
-            peer: Peer::new(
-                self.shared.clone(),
-                Some(target),
-                node.cluster_addr.clone(),
-            ),
+            peer: Peer::new(self.shared.clone(), Some(target), node.cluster_addr.clone()),
             node: node.clone(),
         }
     }
@@ -746,7 +749,9 @@ async fn answer(frame: &[u8], shared: &NetShared, raft: &Raft<TypeConfig>) -> Wi
         }
     }
     match envelope.body {
-        WireRequest::AppendEntries(rpc) => WireResponse::AppendEntries(raft.append_entries(rpc).await),
+        WireRequest::AppendEntries(rpc) => {
+            WireResponse::AppendEntries(raft.append_entries(rpc).await)
+        }
         WireRequest::Vote(rpc) => WireResponse::Vote(raft.vote(rpc).await),
         WireRequest::InstallSnapshot(rpc) => {
             WireResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
@@ -876,7 +881,12 @@ mod tests {
 
     #[test]
     fn malformed_frames_do_not_panic() {
-        for junk in [&b""[..], b"\x00", b"\xff\xff\xff\xff\xff\xff\xff\xff", &[7u8; 64]] {
+        for junk in [
+            &b""[..],
+            b"\x00",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+            &[7u8; 64],
+        ] {
             assert!(decode_frame::<Envelope>(junk).is_err());
         }
         // An AppendEntries claiming u64::MAX entries must fail, not allocate.

@@ -407,7 +407,8 @@ fn encode_payload(txn: &ReadTransaction, reserved: bool) -> Result<(Vec<u8>, u64
         if !reserved && is_reserved_key(k.value()) {
             continue;
         }
-        bincode::serialize_into(&mut out, &(k.value(), v.value()))?;
+        push_bytes(&mut out, k.value().as_bytes());
+        push_bytes(&mut out, v.value());
         count += 1;
     }
     out[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
@@ -476,12 +477,49 @@ fn restore_staged(
     }
 }
 
-/// Decodes a payload written by [`encode_payload`].
+/// Appends `bytes` as bincode encodes a `&str` / `&[u8]`: u64 LE length,
+/// then the bytes (written in bulk, not element by element).
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Takes one length-prefixed byte string off the front of `rest`.
+fn take_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let (len, tail) = rest.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    if tail.len() < len {
+        return None;
+    }
+    let (bytes, tail) = tail.split_at(len);
+    *rest = tail;
+    Some(bytes)
+}
+
+/// Decodes a payload written by [`encode_payload`] (bounds-checked: the
+/// payload may come from the network).
 pub(crate) fn decode_payload(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let rest = data
+    let bad = |what: &str| StoreError::Invariant(format!("snapshot payload: {what}"));
+    let mut rest = data
         .strip_prefix(PAYLOAD_MAGIC.as_slice())
-        .ok_or_else(|| StoreError::Invariant("snapshot payload has an unknown format".into()))?;
-    Ok(decode(rest)?)
+        .ok_or_else(|| bad("unknown format"))?;
+    let (count, tail) = rest
+        .split_first_chunk::<8>()
+        .ok_or_else(|| bad("truncated"))?;
+    let count = u64::from_le_bytes(*count);
+    rest = tail;
+    // Each pair takes at least 16 bytes: do not trust the count for capacity.
+    let mut pairs = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(rest.len() / 16));
+    for _ in 0..count {
+        let key = take_bytes(&mut rest).ok_or_else(|| bad("truncated"))?;
+        let value = take_bytes(&mut rest).ok_or_else(|| bad("truncated"))?;
+        let key = std::str::from_utf8(key).map_err(|_| bad("key is not UTF-8"))?;
+        pairs.push((key.to_string(), value.to_vec()));
+    }
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(pairs)
 }
 
 /// openraft's handle on the state machine.

@@ -31,10 +31,150 @@ use serde::{Deserialize, Serialize};
 /// atomically, and the whole entry is applied in a single state machine
 /// transaction. Several concurrent client writes share one entry: that is the
 /// group commit (one log append and one fsync for the whole batch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its serde encoding is exactly the derived one of
+/// `struct Request { txns: Vec<Vec<TxnOp>> }`, except that values go through
+/// `serialize_bytes` / `deserialize_byte_buf`: in bincode that is the same
+/// bytes (length, then the raw bytes) but copied in bulk instead of one `u8`
+/// at a time, which matters for the log and for replication.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The client transactions, in the order they were accepted.
     pub txns: Vec<Vec<TxnOp>>,
+}
+
+mod request_serde {
+    use coffer_core::physical::TxnOp;
+    use serde::ser::{SerializeSeq, SerializeStruct, SerializeStructVariant};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Request;
+
+    struct Bytes<'a>(&'a [u8]);
+
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+
+    struct Op<'a>(&'a TxnOp);
+
+    impl Serialize for Op<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0 {
+                TxnOp::Put { key, value } => {
+                    let mut v = s.serialize_struct_variant("TxnOp", 0, "Put", 2)?;
+                    v.serialize_field("key", key)?;
+                    v.serialize_field("value", &Bytes(value))?;
+                    v.end()
+                }
+                TxnOp::Delete { key } => {
+                    let mut v = s.serialize_struct_variant("TxnOp", 1, "Delete", 1)?;
+                    v.serialize_field("key", key)?;
+                    v.end()
+                }
+            }
+        }
+    }
+
+    struct Txn<'a>(&'a [TxnOp]);
+
+    impl Serialize for Txn<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for op in self.0 {
+                seq.serialize_element(&Op(op))?;
+            }
+            seq.end()
+        }
+    }
+
+    struct Txns<'a>(&'a [Vec<TxnOp>]);
+
+    impl Serialize for Txns<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for txn in self.0 {
+                seq.serialize_element(&Txn(txn))?;
+            }
+            seq.end()
+        }
+    }
+
+    impl Serialize for Request {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("Request", 1)?;
+            st.serialize_field("txns", &Txns(&self.txns))?;
+            st.end()
+        }
+    }
+
+    fn byte_buf<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = a.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "TxnOp")]
+    enum OpDe {
+        Put {
+            key: String,
+            #[serde(deserialize_with = "byte_buf")]
+            value: Vec<u8>,
+        },
+        Delete {
+            key: String,
+        },
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "Request")]
+    struct RequestDe {
+        txns: Vec<Vec<OpDe>>,
+    }
+
+    impl<'de> Deserialize<'de> for Request {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let r = RequestDe::deserialize(d)?;
+            Ok(Request {
+                txns: r
+                    .txns
+                    .into_iter()
+                    .map(|t| {
+                        t.into_iter()
+                            .map(|op| match op {
+                                OpDe::Put { key, value } => TxnOp::Put { key, value },
+                                OpDe::Delete { key } => TxnOp::Delete { key },
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            })
+        }
+    }
 }
 
 impl Request {
@@ -186,6 +326,34 @@ mod tests {
         assert_eq!(raft_node_id(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(raft_node_id("a"), 0xaf63_dc4c_8601_ec8c);
         assert_ne!(raft_node_id("node1"), raft_node_id("node2"));
+    }
+
+    /// The hand-written encoding is byte for byte the derived one logs were
+    /// written with before.
+    #[test]
+    fn request_encoding_matches_the_derived_format() {
+        #[derive(Serialize)]
+        struct Derived {
+            txns: Vec<Vec<TxnOp>>,
+        }
+        let txns = vec![
+            vec![
+                TxnOp::Put {
+                    key: "k".into(),
+                    value: (0..=255).collect(),
+                },
+                TxnOp::Delete { key: "d".into() },
+            ],
+            vec![],
+            vec![TxnOp::Put {
+                key: String::new(),
+                value: vec![],
+            }],
+        ];
+        let derived = encode(&Derived { txns: txns.clone() }).expect("encode");
+        let req = Request { txns };
+        assert_eq!(encode(&req).expect("encode"), derived);
+        assert_eq!(decode::<Request>(&derived).expect("decode"), req);
     }
 
     #[test]

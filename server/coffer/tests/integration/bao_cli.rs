@@ -938,22 +938,6 @@ fn raft_unsealed_steps() -> Vec<Step> {
 
 const RAFT_KNOWN: &[(&str, &str)] = &[
     (
-        "[unseal too short]",
-        "sys/unseal with a too-short key: OpenBao says `invalid key: key is shorter than minimum 16 bytes`",
-    ),
-    (
-        "[init bad threshold]",
-        "sys/init: OpenBao prefixes seal-configuration errors with `invalid seal configuration: `",
-    ),
-    (
-        "[status unsealed] bao status: stdout differs",
-        "sys/leader on an active raft node lacks raft_committed_index/raft_applied_index (bao status prints them)",
-    ),
-    (
-        ".raft_committed_index: only in openbao",
-        "sys/leader on an active raft node lacks raft_committed_index/raft_applied_index",
-    ),
-    (
         "[unseal uninitialised short hex]",
         "sys/unseal `00` on an uninitialised node: OpenBao checks the key encoding first (`'key' must be a valid hex or base64 string`), Coffer says `Vault is not initialized`",
     ),

@@ -356,7 +356,14 @@ pub fn normalize_text(s: &str, addr: &str) -> String {
 }
 
 /// Table rows (`Key   Value`) whose value is volatile: the value is replaced.
-const VOLATILE_ROWS: &[&str] = &["ttl", "Unseal Nonce", "Active Since", "creation_time"];
+const VOLATILE_ROWS: &[&str] = &[
+    "ttl",
+    "Unseal Nonce",
+    "Active Since",
+    "creation_time",
+    "Raft Committed Index",
+    "Raft Applied Index",
+];
 /// Table rows that only one of the servers prints (build information).
 const BUILD_ROWS: &[&str] = &["Version", "Commit Date", "Build Date"];
 
@@ -408,6 +415,8 @@ const VOLATILE_KEYS: &[&str] = &[
     "keys_base64",
     "active_time",
     "server_time_utc",
+    "raft_committed_index",
+    "raft_applied_index",
     "id",
 ];
 

@@ -55,6 +55,11 @@ pub trait Physical: Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PhysicalError>;
     /// Apply all operations atomically and in order.
     async fn transaction(&self, ops: Vec<TxnOp>) -> Result<(), PhysicalError>;
+    /// The Raft committed and applied indexes for `sys/leader`; `None` for
+    /// storage that is not Raft.
+    async fn raft_indexes(&self) -> Option<(u64, u64)> {
+        None
+    }
     /// A short name for `sys/seal-status`'s `storage_type` (`inmem`, `raft`).
     fn storage_type(&self) -> &'static str;
 }

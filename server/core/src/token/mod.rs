@@ -312,9 +312,9 @@ impl TokenStore {
 
     /// The write lock of the stripe `hid` falls in.
     fn lock_for(&self, hid: &str) -> &tokio::sync::Mutex<()> {
-        let n = hid
-            .bytes()
-            .fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b as usize));
+        let n = hid.bytes().fold(0usize, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(b as usize)
+        });
         &self.write_locks[n % self.write_locks.len()]
     }
 

@@ -152,7 +152,9 @@ async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) 
 async fn leader_of(nodes: &[&Node]) -> usize {
     let mut found = 0;
     wait_until("a leader", Duration::from_secs(10), || {
-        let leaders: Vec<usize> = (0..nodes.len()).filter(|i| nodes[*i].b.is_leader()).collect();
+        let leaders: Vec<usize> = (0..nodes.len())
+            .filter(|i| nodes[*i].b.is_leader())
+            .collect();
         match leaders.as_slice() {
             [one] => {
                 found = *one;
@@ -220,7 +222,9 @@ async fn three_nodes_replicate_and_followers_redirect() {
     assert_eq!(n2.b.configuration(), config, "followers see the same");
 
     // A write on the leader is readable on every follower after a read index.
-    n1.b.put("shared/x", b"shared/x".to_vec()).await.expect("put");
+    n1.b.put("shared/x", b"shared/x".to_vec())
+        .await
+        .expect("put");
     for n in &nodes {
         assert_has(n, &["shared/x".to_string()]).await;
         assert_has(n, &early).await;
@@ -265,12 +269,11 @@ async fn three_nodes_replicate_and_followers_redirect() {
 
     // Remove a peer: the cluster goes on with two voters; n3 gets nothing new.
     n1.b.remove_peer("n3").await.expect("remove n3");
-    let names: Vec<String> = n1
-        .b
-        .configuration()
-        .into_iter()
-        .map(|p| p.node_id)
-        .collect();
+    let names: Vec<String> =
+        n1.b.configuration()
+            .into_iter()
+            .map(|p| p.node_id)
+            .collect();
     assert_eq!(names, vec!["n1", "n2"]);
     n1.b.put("after/removal", b"after/removal".to_vec())
         .await
@@ -312,7 +315,13 @@ async fn foreign_certificates_cannot_join_or_talk() {
 
     // The leader cannot add it: the handshake fails both ways.
     match n1.b.add_voter("rogue".into(), rogue_addr.clone()).await {
-        Err(RaftError::Network(msg)) => assert!(msg.contains("TLS") || msg.contains("refused") || msg.contains("closed") || msg.contains("reset"), "{msg}"),
+        Err(RaftError::Network(msg)) => assert!(
+            msg.contains("TLS")
+                || msg.contains("refused")
+                || msg.contains("closed")
+                || msg.contains("reset"),
+            "{msg}"
+        ),
         other => panic!("expected a network error, got {other:?}"),
     }
     assert_eq!(n1.b.configuration().len(), 1, "membership unchanged");
@@ -328,8 +337,8 @@ async fn foreign_certificates_cannot_join_or_talk() {
     };
     assert!(ping(&mixed, &n1.addr, t).await.is_err());
     // A self-signed certificate for the right name is refused too.
-    let selfsigned = rcgen::generate_simple_self_signed(vec!["coffer-cluster".into()])
-        .expect("self-signed");
+    let selfsigned =
+        rcgen::generate_simple_self_signed(vec!["coffer-cluster".into()]).expect("self-signed");
     let selfsigned = ClusterTls {
         ca_cert_pem: cluster.ca.cert_pem.clone(),
         node_cert_pem: selfsigned.cert.pem(),
@@ -424,7 +433,10 @@ async fn backup_and_restore_on_a_live_cluster() {
             );
         }
         // The reserved staging keys are invisible and gone.
-        assert_eq!(n.b.get("\0coffer-raft/restore-commit").await.expect("get"), None);
+        assert_eq!(
+            n.b.get("\0coffer-raft/restore-commit").await.expect("get"),
+            None
+        );
     }
     // Clients cannot touch reserved keys.
     assert!(n1.b.put("\0coffer-raft/x", b"x".to_vec()).await.is_err());
@@ -495,7 +507,12 @@ async fn failover_keeps_every_acknowledged_write() {
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let failures: Arc<Mutex<Vec<String>>> = Arc::default();
-    let writer = steady_writer(backends.clone(), stop.clone(), acked.clone(), failures.clone());
+    let writer = steady_writer(
+        backends.clone(),
+        stop.clone(),
+        acked.clone(),
+        failures.clone(),
+    );
     wait_acked(&acked, 100).await;
 
     // Stop the leader (no leadership hand-over in openraft 0.9: the others
@@ -525,7 +542,10 @@ async fn failover_keeps_every_acknowledged_write() {
         new.name,
         elapsed.as_millis()
     );
-    assert!(elapsed < FAILOVER_BUDGET, "failover took {elapsed:?} ({elected:?})");
+    assert!(
+        elapsed < FAILOVER_BUDGET,
+        "failover took {elapsed:?} ({elected:?})"
+    );
     // Followers are told.
     watch
         .wait_for(|s| s.leader.as_deref() == Some(new.name.as_str()))
@@ -594,7 +614,10 @@ async fn scale_three_to_five_to_three_under_load() {
     writer.await.expect("writer");
     assert!(nodes[0].b.is_leader(), "the leader never changed");
     let failures = failures.lock().expect("lock").clone();
-    assert!(failures.is_empty(), "writes failed while scaling: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "writes failed while scaling: {failures:?}"
+    );
     let acked = acked.lock().expect("lock").clone();
     println!("scale 3 -> 5 -> 3: {} writes, none failed", acked.len());
     for n in [&nodes[0], &nodes[3], &nodes[4]] {
@@ -603,7 +626,11 @@ async fn scale_three_to_five_to_three_under_load() {
     // The new majority works without the removed members.
     nodes[1].b.shutdown().await;
     nodes[2].b.shutdown().await;
-    nodes[0].b.put("after", b"scale".to_vec()).await.expect("put");
+    nodes[0]
+        .b
+        .put("after", b"scale".to_vec())
+        .await
+        .expect("put");
     shutdown_all(&nodes).await;
 }
 
@@ -646,13 +673,10 @@ async fn partitioned_leader_loses_its_unacknowledged_writes() {
     );
     assert!(elapsed < FAILOVER_BUDGET, "election took {elapsed:?}");
     // The old leader stops calling itself leader (lease expired).
-    tokio::time::timeout(
-        Duration::from_secs(2),
-        old_watch.wait_for(|s| !s.is_self),
-    )
-    .await
-    .expect("old leader steps down in time")
-    .expect("watch");
+    tokio::time::timeout(Duration::from_secs(2), old_watch.wait_for(|s| !s.is_self))
+        .await
+        .expect("old leader steps down in time")
+        .expect("watch");
     assert!(!old.b.is_leader());
     assert!(old.b.ensure_linearizable().await.is_err());
     match old.b.put("late", b"x".to_vec()).await {
@@ -663,7 +687,10 @@ async fn partitioned_leader_loses_its_unacknowledged_writes() {
     let mut written = Vec::new();
     for i in 0..20 {
         let key = format!("majority/{i:02}");
-        new.b.put(&key, key.as_bytes().to_vec()).await.expect("majority write");
+        new.b
+            .put(&key, key.as_bytes().to_vec())
+            .await
+            .expect("majority write");
         written.push(key);
     }
     for t in minority {
@@ -833,7 +860,10 @@ fn kill_9_of_the_leader_loses_nothing() {
     child.wait().expect("wait");
     reader.join().expect("reader");
     // Lines already in the pipe were acknowledged too.
-    acked.extend(rx.try_iter().filter_map(|l| l.strip_prefix("ACK ").map(str::to_string)));
+    acked.extend(
+        rx.try_iter()
+            .filter_map(|l| l.strip_prefix("ACK ").map(str::to_string)),
+    );
 
     rt.block_on(async {
         let survivors = [&n2, &n3];
