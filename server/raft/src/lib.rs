@@ -2,22 +2,59 @@
 //!
 //! [`RaftBackend`] implements [`coffer_core::physical::Physical`]. Every
 //! write is proposed through `Raft::client_write` and acknowledged only once
-//! its log entry is committed (durably appended on a quorum — today the single
-//! voter) and applied to the local state machine; reads are served from the
-//! local state machine. A write on a node that is not the leader fails with
-//! `PhysicalError::NotWritable`.
+//! its log entry is committed (durably appended on a quorum of voters) and
+//! applied to the local state machine; reads are served from the local state
+//! machine ([`RaftBackend::ensure_linearizable`] first makes them
+//! linearizable, on followers too). A write on a node that is not the leader
+//! fails with `PhysicalError::NotWritable` naming the leader.
 //!
 //! # Modules
 //!
-//! * [`types`]: the openraft type configuration, the log payload and the
-//!   string → `u64` node id mapping.
+//! * [`types`]: the openraft type configuration, the log payload, the reserved
+//!   key space and the string → `u64` node id mapping.
 //! * [`log_store`]: the Raft log, vote and log pointers (`raft-log.redb`).
-//! * [`state_machine`]: the key space (`state.redb`) and snapshots
-//!   (`snapshot.bin`).
-//! * [`network`]: Raft RPC transport; refuses everything for now, replaced by
-//!   the HA work.
-//! * [`backend`]: opening, initialising, the write batcher (group commit),
-//!   reads, status and shutdown.
+//! * [`state_machine`]: the key space (`state.redb`), snapshots
+//!   (`snapshot.bin`) and applying a staged restore.
+//! * [`network`]: the cluster port: Raft RPCs (append-entries, vote,
+//!   install-snapshot, read index, ping) as length-prefixed bincode frames over
+//!   mutual TLS, client and listener.
+//! * [`tls`]: the cluster CA, node certificates and the rustls configurations
+//!   (TLS 1.3, aws-lc-rs, the cluster CA as the only trust anchor).
+//! * [`backup`]: the backup snapshot format (`sys/storage/raft/snapshot`).
+//! * [`backend`]: opening (bootstrap or join-pending), the write batcher
+//!   (group commit), reads, leadership, membership, read index, backup and
+//!   restore, the listener's lifetime and shutdown.
+//!
+//! # Cluster
+//!
+//! * **Forming.** A node opened with [`OpenMode::Bootstrap`] (the default)
+//!   on an empty directory becomes a single-voter cluster. A node opened with
+//!   [`OpenMode::Pending`] waits: the leader's [`RaftBackend::add_voter`]
+//!   checks over the cluster port that it answers under the expected id, adds
+//!   it as a learner, waits until it caught up (entries or a snapshot) and
+//!   promotes it. [`RaftBackend::remove_peer`] removes a member;
+//!   [`RaftBackend::configuration`] lists them.
+//! * **Transport security.** Nothing is spoken on the cluster port before
+//!   [`RaftBackend::set_cluster_tls`]: both sides must present a certificate
+//!   signed by the cluster CA ([`ClusterCa`]) and verify the peer against that
+//!   CA only. The material can be replaced at runtime (it lives behind the
+//!   barrier, so the server installs it after unseal).
+//! * **Leadership.** [`RaftBackend::is_leader`] and
+//!   [`RaftBackend::leader_watch`] report this node as leader only while a
+//!   quorum acknowledged it within the lease (`election_timeout_max`, the
+//!   time followers refuse to vote for anyone else after hearing from it), so
+//!   a leader cut off from its quorum stops calling itself leader before
+//!   another can be elected. Its writes are not acknowledged; the entries it
+//!   could not commit are discarded when it rejoins.
+//! * **Failover.** With the defaults a new leader is elected about 0.9–1.2 s
+//!   after the old one's last heartbeat (openraft waits the lease plus an
+//!   election timeout).
+//! * **Backup and restore.** [`RaftBackend::snapshot_bytes`] exports the
+//!   client-visible key space after a read index, from one read view;
+//!   [`RaftBackend::restore_snapshot`] stages a backup through the log in
+//!   bounded chunks and swaps the key space on every member at one log index
+//!   (see [`types`] for the reserved keys this uses). Membership is never
+//!   restored.
 //!
 //! # Durability design
 //!
@@ -37,15 +74,16 @@
 //!    [`state_machine::SYNC_EVERY_ENTRIES`] entries commits durably. After a
 //!    crash redb rolls back to the last durable commit, and openraft re-applies
 //!    the log from the durable `last_applied` up to the stored committed id at
-//!    startup; anything after that is committed again when the single voter
-//!    resumes leadership, and [`RaftBackend::open`] waits until it has all been
-//!    applied before returning.
+//!    startup; anything after that is committed again by the next leader (a
+//!    single voter: itself, and [`RaftBackend::open`] waits until it has all
+//!    been applied before returning).
 //! 3. **Purging never outruns the durable state machine.** Entries after the
 //!    durable `last_applied` must stay in the log. Openraft purges only up to
 //!    the last snapshot; the snapshot builder takes its read view first and
 //!    *then* forces a durable commit (redb commits are ordered, so that commit
 //!    covers the view), and the log store's `purge` itself forces the state
-//!    machine to disk and refuses to purge past its durable `last_applied`.
+//!    machine to disk and refuses to purge past its durable `last_applied`
+//!    (on a follower installing a snapshot it waits for the install first).
 //! 4. **Snapshots** serialize the whole key space from one redb read view;
 //!    installing one replaces the key space, `last_applied` and membership in
 //!    one durable transaction before the snapshot file is (atomically)

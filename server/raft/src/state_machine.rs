@@ -2,8 +2,8 @@
 //!
 //! This module owns `state.redb` (tables `kv` and `sm_meta`) and the snapshot
 //! file `snapshot.bin`, and implements openraft's [`RaftStateMachine`] and
-//! [`RaftSnapshotBuilder`] on top of them. Reads for the `Physical` trait are
-//! served from here too.
+//! [`RaftSnapshotBuilder`] on top of them. Reads for the `Physical` trait and
+//! the key-space export for backups are served from here too.
 //!
 //! Durability (see the crate docs for the whole argument):
 //!
@@ -18,6 +18,14 @@
 //!   state machine does not already contain.
 //! * Installing a snapshot replaces the key space in one durable transaction
 //!   before the snapshot file is written.
+//!
+//! Reserved keys (see [`crate::types`]) are part of the key space and of Raft
+//! snapshots but invisible to `get`/`list` and left out of backups. A put of
+//! the restore-commit key is not stored: `apply` swaps the whole key space for
+//! the staged restore it names, inside the same transaction, or — if the
+//! staged chunks do not verify — drops them and reports the refusal in the
+//! entry's [`Applied`]. Every member decides alike because the staged chunks
+//! are ordinary replicated keys.
 
 use std::fs::{self, File};
 use std::io::{Cursor, Read, Write};
@@ -625,7 +633,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Request;
+    use crate::types::{restore_chunk_key, Request};
 
     fn put(k: &str, v: &[u8]) -> TxnOp {
         TxnOp::Put {
@@ -694,5 +702,96 @@ mod tests {
         assert_eq!(sm2.get("stale").expect("get"), None);
         assert_eq!(sm2.get("y/z").expect("get"), Some(vec![0, 255]));
         assert_eq!(sm2.applied_state().expect("applied").0, meta.last_log_id);
+    }
+
+    fn restore_entries(index: u64, id: &str, payload: &[u8], sha: [u8; 32]) -> Vec<Entry> {
+        let chunks: Vec<&[u8]> = payload.chunks(7).collect();
+        let mut entries: Vec<Entry> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                entry(
+                    index + i as u64,
+                    vec![vec![put(&restore_chunk_key(id, i as u64), c)]],
+                )
+            })
+            .collect();
+        let commit = RestoreCommit {
+            id: id.into(),
+            chunks: chunks.len() as u64,
+            sha256: sha,
+        };
+        entries.push(entry(
+            index + chunks.len() as u64,
+            vec![vec![put(
+                RESTORE_COMMIT_KEY,
+                &encode(&commit).expect("encode"),
+            )]],
+        ));
+        entries
+    }
+
+    #[test]
+    fn staged_restore_swaps_the_key_space() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sm = SmShared::open(dir.path()).expect("open");
+        sm.apply(vec![entry(1, vec![vec![put("keep", b"1"), put("x/y", b"2")]])])
+            .expect("apply");
+        let (payload, _) = {
+            let other = tempfile::tempdir().expect("tempdir");
+            let src = SmShared::open(other.path()).expect("open");
+            src.apply(vec![entry(1, vec![vec![put("r/a", b"A"), put("r/b", &[0; 40])]])])
+                .expect("apply");
+            let read = src.db.begin_read().expect("read");
+            encode_payload(&read, false).expect("payload")
+        };
+        let good: [u8; 32] = Sha256::digest(&payload).into();
+
+        // A commit whose checksum does not match is refused and its staged
+        // chunks dropped; nothing else changes.
+        let applied = sm
+            .apply(restore_entries(2, "bad", &payload, [0; 32]))
+            .expect("apply");
+        let refused = applied.last().and_then(|a| a.restore_error.clone());
+        assert!(refused.is_some_and(|r| r.contains("checksum")));
+        assert_eq!(sm.list("").expect("list"), vec!["keep", "x/"]);
+        let read = sm.db.begin_read().expect("read");
+        assert_eq!(encode_payload(&read, true).expect("payload").1, 2);
+        drop(read);
+
+        // Chunks are invisible while staged; the commit swaps everything.
+        let entries = restore_entries(100, "good", &payload, good);
+        let (staging, commit) = entries.split_at(entries.len() - 1);
+        sm.apply(staging.to_vec()).expect("stage");
+        assert_eq!(sm.list("").expect("list"), vec!["keep", "x/"]);
+        assert_eq!(sm.get(&restore_chunk_key("good", 0)).expect("get"), None);
+        let applied = sm.apply(commit.to_vec()).expect("commit");
+        assert_eq!(applied, vec![Applied::default()]);
+        assert_eq!(sm.list("").expect("list"), vec!["r/"]);
+        assert_eq!(sm.get("r/a").expect("get"), Some(b"A".to_vec()));
+        assert_eq!(sm.get("keep").expect("get"), None);
+        let read = sm.db.begin_read().expect("read");
+        assert_eq!(encode_payload(&read, true).expect("payload").1, 2);
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors() {
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        assert!(decode_payload(&p).is_err());
+        p.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_payload(&p).is_err(), "huge count, no data");
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        p.extend_from_slice(&1u64.to_le_bytes());
+        p.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_payload(&p).is_err(), "huge key length");
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        p.extend_from_slice(&0u64.to_le_bytes());
+        p.push(0);
+        assert!(decode_payload(&p).is_err(), "trailing bytes");
+        // The format is bincode's for Vec<(String, Vec<u8>)>.
+        let pairs = vec![("k".to_string(), vec![1u8, 2]), ("é".to_string(), vec![])];
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        p.extend_from_slice(&bincode::serialize(&pairs).expect("encode"));
+        assert_eq!(decode_payload(&p).expect("decode"), pairs);
     }
 }

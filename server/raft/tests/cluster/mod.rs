@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use coffer_core::physical::{Physical, PhysicalError};
+use coffer_core::physical::{Physical, PhysicalError, TxnOp};
 use coffer_raft::{
     inspect_snapshot, ping, ClusterCa, ClusterTls, OpenMode, RaftBackend, RaftConfig, RaftError,
 };
@@ -131,10 +131,30 @@ impl Cluster {
     }
 }
 
+/// Shuts the nodes down concurrently (each final flush waits for the disk).
 async fn shutdown_all(nodes: &[Node]) {
-    for n in nodes {
-        n.b.shutdown().await;
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let b = n.b.clone();
+            tokio::spawn(async move { b.shutdown().await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("shutdown");
     }
+}
+
+/// Puts every key with its own name as value, in one transaction.
+async fn put_all(node: &Node, keys: &[String]) {
+    let ops = keys
+        .iter()
+        .map(|k| TxnOp::Put {
+            key: k.clone(),
+            value: k.as_bytes().to_vec(),
+        })
+        .collect();
+    node.b.transaction(ops).await.expect("transaction");
 }
 
 async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
@@ -194,8 +214,8 @@ async fn three_nodes_replicate_and_followers_redirect() {
     });
     let n1 = cluster.start("n1", OpenMode::Bootstrap, None).await;
     let early: Vec<String> = (0..200).map(|i| format!("early/{i:03}")).collect();
-    for k in &early {
-        n1.b.put(k, k.as_bytes().to_vec()).await.expect("put");
+    for chunk in early.chunks(2) {
+        put_all(&n1, chunk).await;
     }
     n1.b.raft()
         .wait(Some(Duration::from_secs(10)))
@@ -362,7 +382,7 @@ async fn foreign_certificates_cannot_join_or_talk() {
     assert_eq!(ping(&own, &n1.addr, t).await.expect("ping"), "n1");
 
     rogue.shutdown().await;
-    n1.b.shutdown().await;
+    shutdown_all(&[n1]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,11 +394,16 @@ async fn backup_and_restore_on_a_live_cluster() {
     };
     // 100 keys of 8 KiB: the payload spans two restore chunks.
     let value = |i: u32, tag: u8| vec![tag; 8192 + i as usize % 7];
-    for i in 0..100u32 {
-        n1.b.put(&format!("a/{i:03}"), value(i, 1))
-            .await
-            .expect("put");
-    }
+    let ops = |range: std::ops::Range<u32>, tag: u8| {
+        range
+            .map(|i| TxnOp::Put {
+                key: format!("a/{i:03}"),
+                value: value(i, tag),
+            })
+            .collect::<Vec<_>>()
+    };
+    n1.b.transaction(ops(0..50, 1)).await.expect("txn");
+    n1.b.transaction(ops(50..100, 1)).await.expect("txn");
     let backup = n1.b.snapshot_bytes().await.expect("snapshot");
     let meta = inspect_snapshot(&backup).expect("inspect");
     assert_eq!((meta.keys, meta.node_id.as_str()), (100, "n1"));
@@ -388,19 +413,18 @@ async fn backup_and_restore_on_a_live_cluster() {
     assert_eq!(inspect_snapshot(&from_follower).expect("inspect").keys, 100);
 
     // Change things after the backup.
-    for i in 0..50u32 {
-        n1.b.put(&format!("b/{i:03}"), b"new".to_vec())
-            .await
-            .expect("put");
-    }
-    for i in 0..10u32 {
-        n1.b.put(&format!("a/{i:03}"), value(i, 2))
-            .await
-            .expect("overwrite");
-    }
-    for i in 90..100u32 {
-        n1.b.delete(&format!("a/{i:03}")).await.expect("delete");
-    }
+    let b_keys: Vec<String> = (0..50).map(|i| format!("b/{i:03}")).collect();
+    put_all(n1, &b_keys).await;
+    n1.b.transaction(ops(0..10, 2)).await.expect("overwrite");
+    n1.b.transaction(
+        (90..100u32)
+            .map(|i| TxnOp::Delete {
+                key: format!("a/{i:03}"),
+            })
+            .collect(),
+    )
+    .await
+    .expect("delete");
 
     // Followers cannot restore; corrupt backups are refused and change nothing.
     assert!(matches!(
@@ -552,7 +576,7 @@ async fn failover_keeps_every_acknowledged_write() {
         .await
         .expect("leader watch");
 
-    wait_acked(&acked, before + 100).await;
+    wait_acked(&acked, before + 50).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.expect("writer");
     let acked = acked.lock().expect("lock").clone();
@@ -571,7 +595,7 @@ async fn failover_keeps_every_acknowledged_write() {
         .await;
     assert_has(&back, &acked).await;
     assert!(!back.b.is_leader());
-    back.b.shutdown().await;
+    shutdown_all(&[back]).await;
     shutdown_all(&nodes[1..]).await;
 }
 
@@ -584,7 +608,7 @@ async fn scale_three_to_five_to_three_under_load() {
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let failures: Arc<Mutex<Vec<String>>> = Arc::default();
     let writer = steady_writer(backends, stop.clone(), acked.clone(), failures.clone());
-    wait_acked(&acked, 50).await;
+    wait_acked(&acked, 30).await;
 
     for name in ["n4", "n5"] {
         let n = cluster.join(&nodes[0], name).await;
@@ -599,7 +623,7 @@ async fn scale_three_to_five_to_three_under_load() {
     };
     assert_eq!(voters(&nodes[0]).len(), 5);
     let mid = acked.lock().expect("lock").len();
-    wait_acked(&acked, mid + 50).await;
+    wait_acked(&acked, mid + 30).await;
 
     // Back to three, dropping two of the original members.
     nodes[0].b.remove_peer("n2").await.expect("remove n2");
@@ -609,7 +633,7 @@ async fn scale_three_to_five_to_three_under_load() {
         BTreeSet::from(["n1".to_string(), "n4".into(), "n5".into()])
     );
     let end = acked.lock().expect("lock").len();
-    wait_acked(&acked, end + 50).await;
+    wait_acked(&acked, end + 30).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.expect("writer");
     assert!(nodes[0].b.is_leader(), "the leader never changed");
@@ -624,8 +648,7 @@ async fn scale_three_to_five_to_three_under_load() {
         assert_has(n, &acked).await;
     }
     // The new majority works without the removed members.
-    nodes[1].b.shutdown().await;
-    nodes[2].b.shutdown().await;
+    shutdown_all(&nodes[1..3]).await;
     nodes[0]
         .b
         .put("after", b"scale".to_vec())
@@ -637,7 +660,7 @@ async fn scale_three_to_five_to_three_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitioned_leader_loses_its_unacknowledged_writes() {
     let cluster = Cluster::new(RaftConfig {
-        write_timeout: Duration::from_secs(3),
+        write_timeout: Duration::from_secs(2),
         ..test_config()
     });
     let nodes = cluster.nodes(3).await;
@@ -843,7 +866,7 @@ fn kill_9_of_the_leader_loses_nothing() {
     let mut acked = Vec::new();
     let mut ready = false;
     let deadline = Instant::now() + Duration::from_secs(120);
-    while acked.len() < 1_000 {
+    while acked.len() < 300 {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx
             .recv_timeout(left)
@@ -892,8 +915,6 @@ fn kill_9_of_the_leader_loses_nothing() {
         let back = cluster.start("n1", OpenMode::Pending, Some(&addr1)).await;
         assert_has(&back, &acked).await;
         assert_has(&back, &["after/kill".to_string()]).await;
-        back.b.shutdown().await;
-        n2.b.shutdown().await;
-        n3.b.shutdown().await;
+        shutdown_all(&[back, n2, n3]).await;
     });
 }
