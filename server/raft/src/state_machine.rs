@@ -735,13 +735,19 @@ mod tests {
     fn staged_restore_swaps_the_key_space() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sm = SmShared::open(dir.path()).expect("open");
-        sm.apply(vec![entry(1, vec![vec![put("keep", b"1"), put("x/y", b"2")]])])
-            .expect("apply");
+        sm.apply(vec![entry(
+            1,
+            vec![vec![put("keep", b"1"), put("x/y", b"2")]],
+        )])
+        .expect("apply");
         let (payload, _) = {
             let other = tempfile::tempdir().expect("tempdir");
             let src = SmShared::open(other.path()).expect("open");
-            src.apply(vec![entry(1, vec![vec![put("r/a", b"A"), put("r/b", &[0; 40])]])])
-                .expect("apply");
+            src.apply(vec![entry(
+                1,
+                vec![vec![put("r/a", b"A"), put("r/b", &[0; 40])]],
+            )])
+            .expect("apply");
             let read = src.db.begin_read().expect("read");
             encode_payload(&read, false).expect("payload")
         };
