@@ -182,6 +182,9 @@ pub struct PeerInfo {
     pub leader: bool,
     /// Whether it votes (false: a learner still catching up).
     pub voter: bool,
+    /// The last log index known to be replicated to it (autopilot's
+    /// `last_index`): known on the leader only, `None` elsewhere.
+    pub last_index: Option<u64>,
 }
 
 /// Leadership as seen in one metrics sample: the state and the leader's
@@ -520,6 +523,12 @@ impl RaftBackend {
         let (_, leader) = leader_state(&m, self.raft_id, self.config.lease_ms());
         let membership = m.membership_config.membership();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let matched = |id: &NodeId| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned())
+                .map(|l| l.map(|l| l.index).unwrap_or(0))
+        };
         let mut peers: Vec<PeerInfo> = membership
             .nodes()
             .map(|(id, n)| PeerInfo {
@@ -527,6 +536,7 @@ impl RaftBackend {
                 address: n.cluster_addr.clone(),
                 leader: Some(*id) == leader,
                 voter: voters.contains(id),
+                last_index: matched(id),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));

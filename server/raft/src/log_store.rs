@@ -32,6 +32,9 @@ use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
 
+/// Page cache of the log database (recent entries are what is read back).
+const LOG_CACHE_BYTES: usize = 8 << 20;
+
 use crate::error::{blocking, StoreError};
 use crate::state_machine::SmShared;
 use crate::types::{decode, encode, Entry, LogId, NodeId, StorageError, TypeConfig};
@@ -69,7 +72,9 @@ impl LogShared {
         dir: &Path,
         node_id: &str,
     ) -> Result<(Arc<Self>, Option<String>), StoreError> {
-        let db = Database::create(dir.join(LOG_FILE))?;
+        let db = redb::Builder::new()
+            .set_cache_size(LOG_CACHE_BYTES)
+            .create(dir.join(LOG_FILE))?;
         let txn = db.begin_write()?;
         txn.open_table(LOG)?;
         let stored = {

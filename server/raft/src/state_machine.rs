@@ -42,6 +42,9 @@ use redb::{
     WriteTransaction,
 };
 
+/// Page cache of the state machine database.
+const STATE_CACHE_BYTES: usize = 32 << 20;
+
 use sha2::{Digest, Sha256};
 
 use crate::error::{blocking, StoreError};
@@ -97,7 +100,11 @@ pub(crate) struct SmShared {
 impl SmShared {
     /// Opens (or creates) `state.redb` in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Arc<Self>, StoreError> {
-        let db = Database::create(dir.join(STATE_FILE))?;
+        // redb caches up to 1 GiB by default; the key space of a secrets store
+        // is small, so a bounded cache keeps the resident set small.
+        let db = redb::Builder::new()
+            .set_cache_size(STATE_CACHE_BYTES)
+            .create(dir.join(STATE_FILE))?;
         let txn = db.begin_write()?;
         txn.open_table(KV)?;
         txn.open_table(SM_META)?;

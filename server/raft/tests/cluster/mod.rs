@@ -239,7 +239,22 @@ async fn three_nodes_replicate_and_followers_redirect() {
             ("n3", n3.addr.as_str(), false, true),
         ]
     );
-    assert_eq!(n2.b.configuration(), config, "followers see the same");
+    let view = |peers: Vec<coffer_raft::PeerInfo>| {
+        peers
+            .into_iter()
+            .map(|p| (p.node_id, p.address, p.leader, p.voter))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        view(n2.b.configuration()),
+        view(config.clone()),
+        "followers see the same"
+    );
+    assert!(
+        config.iter().all(|p| p.last_index.is_some()),
+        "the leader knows how far each member got: {config:?}"
+    );
+    assert!(n2.b.configuration().iter().all(|p| p.last_index.is_none()));
 
     // A write on the leader is readable on every follower after a read index.
     n1.b.put("shared/x", b"shared/x".to_vec())
