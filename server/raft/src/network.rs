@@ -3,7 +3,8 @@
 //! This module owns how members talk to each other: the wire format, the
 //! client side ([`ClusterNetworkFactory`] / [`ClusterClient`], openraft's
 //! `RaftNetworkFactory` / `RaftNetwork`), the listener that answers RPCs
-//! ([`serve`]), and the cluster TLS state the backend can replace at runtime.
+//! (started by [`crate::RaftBackend::serve_cluster`]), and the cluster TLS
+//! state the backend can replace at runtime.
 //!
 //! # Wire format
 //!
@@ -26,12 +27,12 @@
 //!   longer run is cut and reported back to openraft as `PartialSuccess`, so a
 //!   lagging follower catches up in bounded steps instead of one RPC that can
 //!   never finish within the heartbeat-long TTL.
-//! * Until cluster TLS is set ([`NetShared::set_tls`]) the node neither dials
-//!   nor accepts: it cannot speak Raft. Replacing the TLS material closes the
-//!   connections made with the old one.
-//! * [`NetShared::set_partitioned`] is a fault-injection switch (tests, chaos
-//!   drills) that cuts this node off: outgoing calls fail as unreachable and
-//!   incoming connections are dropped.
+//! * Until cluster TLS is set ([`crate::RaftBackend::set_cluster_tls`]) the
+//!   node neither dials nor accepts: it cannot speak Raft. Replacing the TLS
+//!   material closes the connections made with the old one.
+//! * [`crate::RaftBackend::set_partitioned`] is a fault-injection switch
+//!   (tests, chaos drills) that cuts this node off: outgoing calls fail as
+//!   unreachable and incoming connections are dropped.
 
 use std::collections::HashMap;
 use std::io;
@@ -206,7 +207,7 @@ struct Conn {
 }
 
 /// Network state shared by the Raft clients, the listener and the backend.
-pub struct NetShared {
+pub(crate) struct NetShared {
     raft_id: NodeId,
     node_id: String,
     /// The current TLS material and its generation.
