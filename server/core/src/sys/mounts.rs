@@ -1,10 +1,10 @@
 //! `sys/mounts`, `sys/auth`, their `tune` endpoints and the UI mount
 //! pre-flight `sys/internal/ui/mounts`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use coffer_policy::{Acl, Capability, Policy};
+use coffer_policy::Acl;
 use serde_json::{json, Map, Value};
 
 use super::util::{
@@ -687,12 +687,9 @@ async fn tune_write(
     Ok(Response::empty())
 }
 
-/// The caller's ACL and policies for the UI endpoints, which check the
-/// token themselves: `Ok(None)` without a token.
-async fn caller_acl(
-    ctx: &Ctx<'_>,
-    req: &Request,
-) -> Result<Option<(Arc<Acl>, Vec<Arc<Policy>>)>, CoreError> {
+/// The caller's ACL for the UI endpoints, which check the token
+/// themselves: `Ok(None)` without a token.
+async fn caller_acl(ctx: &Ctx<'_>, req: &Request) -> Result<Option<Arc<Acl>>, CoreError> {
     let Some(token) = req.client_token.as_ref().filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -705,75 +702,7 @@ async fn caller_acl(
     if !entry.cidr_allows(req.remote_addr) {
         return Err(CoreError::PermissionDenied);
     }
-    let acl = ctx.core.policies.acl(&entry.policies).await?;
-    let mut policies = Vec::new();
-    for name in &entry.policies {
-        if let Some(p) = ctx.core.policies.get(name).await? {
-            policies.push(p);
-        }
-    }
-    Ok(Some((acl, policies)))
-}
-
-/// OpenBao's `hasMountAccess`: whether the ACL grants anything on the mount
-/// path or on any path under it.
-pub fn has_mount_access(acl: &Acl, policies: &[Arc<Policy>], mount_path: &str) -> bool {
-    let caps = acl.capabilities(mount_path);
-    if !caps.iter().any(|c| c == "deny") {
-        return true;
-    }
-    // The merged rules of all policies, keyed by pattern; `deny` wins.
-    let mut merged: BTreeMap<&str, BTreeSet<Capability>> = BTreeMap::new();
-    for p in policies {
-        for rule in &p.rules {
-            merged
-                .entry(rule.path.as_str())
-                .or_default()
-                .extend(rule.capabilities.iter().copied());
-        }
-    }
-    merged.into_iter().any(|(pattern, caps)| {
-        if caps.is_empty() || caps.contains(&Capability::Deny) {
-            return false;
-        }
-        if pattern.contains('+') {
-            segment_pattern_reaches(pattern, mount_path)
-        } else {
-            pattern
-                .strip_suffix('*')
-                .unwrap_or(pattern)
-                .starts_with(mount_path)
-        }
-    })
-}
-
-/// OpenBao's bare-mount check of a `+` pattern: its first segments match
-/// the mount path's segments.
-fn segment_pattern_reaches(pattern: &str, mount_path: &str) -> bool {
-    let is_prefix = pattern.ends_with('*');
-    let pattern = pattern.strip_suffix('*').unwrap_or(pattern);
-    let acl_parts: Vec<&str> = pattern.split('/').collect();
-    let path_parts: Vec<&str> = mount_path.split('/').collect();
-    if path_parts.len() < 2 {
-        return false;
-    }
-    let last = path_parts.len() - 2;
-    let mut segments: Vec<&str> = Vec::new();
-    for (i, acl_part) in acl_parts.iter().enumerate() {
-        let Some(part) = path_parts.get(i) else {
-            return false;
-        };
-        if *acl_part == "+" || acl_part == part {
-            segments.push(part);
-        } else if is_prefix && i == acl_parts.len() - 1 && part.starts_with(acl_part) {
-            segments.extend_from_slice(&path_parts[i..]);
-        }
-        if i == last {
-            let joined = format!("{}/", segments.join("/"));
-            return joined.starts_with(mount_path);
-        }
-    }
-    false
+    Ok(Some(ctx.core.policies.acl(&entry.policies).await?))
 }
 
 /// `GET sys/internal/ui/mounts`: the mounts the caller can use (all the
@@ -794,7 +723,7 @@ pub async fn handle_ui_mounts(ctx: &Ctx<'_>, req: &Request) -> Result<Response, 
         let visible = e.config.listing_visibility.as_deref() == Some("unauth")
             || caller
                 .as_ref()
-                .is_some_and(|(acl, pols)| has_mount_access(acl, pols, &e.full_path()));
+                .is_some_and(|acl| acl.has_mount_access(&e.full_path()));
         if !visible {
             continue;
         }
@@ -822,7 +751,7 @@ pub async fn handle_ui_mount(
         return Err(CoreError::UnsupportedOperation);
     }
     let path = sanitize_path(raw);
-    let (acl, policies) = caller_acl(ctx, req)
+    let acl = caller_acl(ctx, req)
         .await?
         .ok_or(CoreError::PermissionDenied)?;
     let denied = || {
@@ -834,7 +763,7 @@ pub async fn handle_ui_mount(
         return Err(denied());
     };
     let entry = &route.entry;
-    if !has_mount_access(&acl, &policies, &entry.full_path()) {
+    if !acl.has_mount_access(&entry.full_path()) {
         return Err(denied());
     }
     let mut info = mount_info(entry);
