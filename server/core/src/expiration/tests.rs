@@ -662,7 +662,7 @@ async fn revoke_and_revoke_prefix() {
         .await;
     let raw = r.raw.expect("raw 202");
     assert_eq!((raw.status, raw.body.len()), (202, 0));
-    eventually(5, "lazy revocation", || async {
+    eventually(20, "lazy revocation", || async {
         e.dynb.revoked().len() == 3
     })
     .await;
@@ -704,7 +704,7 @@ async fn revoke_and_revoke_prefix() {
         )
         .await;
     assert_eq!(r.raw.expect("raw").status, 202);
-    eventually(5, "lazy prefix revocation", || async {
+    eventually(20, "lazy prefix revocation", || async {
         e.dynb.revoked().len() == 7
     })
     .await;
@@ -790,7 +790,7 @@ async fn expired_leases_are_revoked_through_the_backend() {
     let (id, r) = e.issue(None, "short").await;
     assert_eq!(r.lease.expect("lease").lease_duration, 1);
     assert!(e.dynb.revoked().is_empty());
-    eventually(5, "expiry", || async { e.dynb.revoked() == ["short-0"] }).await;
+    eventually(20, "expiry", || async { e.dynb.revoked() == ["short-0"] }).await;
     assert_eq!(invalid(e.lookup(&id).await), "invalid lease");
     assert_eq!(e.active().expiration.pending_count(), 0);
 }
@@ -809,7 +809,7 @@ async fn renewal_postpones_expiry() {
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert!(e.dynb.revoked().is_empty(), "renewed past the first expiry");
     e.lookup(&id).await.expect("alive");
-    eventually(5, "expiry after renewal", || async {
+    eventually(20, "expiry after renewal", || async {
         e.dynb.revoked().len() == 1
     })
     .await;
@@ -821,7 +821,7 @@ async fn revocation_is_retried_with_backoff() {
     e.dynb.ttl.store(1, Ordering::SeqCst);
     e.dynb.fail_revokes.store(2, Ordering::SeqCst);
     let (id, _) = e.issue(None, "flaky").await;
-    eventually(5, "first failed attempt", || async {
+    eventually(20, "first failed attempt", || async {
         e.dynb.revoke_calls.load(Ordering::SeqCst) >= 1
     })
     .await;
@@ -838,7 +838,7 @@ async fn revocation_is_retried_with_backoff() {
             "lease expired"
         );
     }
-    eventually(5, "revocation after retries", || async {
+    eventually(20, "revocation after retries", || async {
         e.dynb.revoked() == ["flaky-0"]
     })
     .await;
@@ -882,7 +882,7 @@ async fn leases_become_irrevocable_after_the_last_retry() {
     e.dynb.fail_unrecoverable.store(true, Ordering::SeqCst);
     let calls = e.dynb.revoke_calls.load(Ordering::SeqCst);
     let (other, _) = e.issue(None, "gone").await;
-    eventually(5, "irrevocable at once", || async {
+    eventually(20, "irrevocable at once", || async {
         e.lookup(&other)
             .await
             .is_ok_and(|d| d.get("revoke_error") == Some(&json!("role is gone")))
@@ -907,7 +907,7 @@ async fn leases_survive_seal_and_unseal() {
     assert!(e.dynb.revoked().is_empty());
     e.core.unseal(&e.key).await.expect("unseal");
     // The new manager reloads the leases from storage and revokes the due one.
-    eventually(5, "revocation after unseal", || async {
+    eventually(20, "revocation after unseal", || async {
         e.dynb.revoked() == ["short-1"]
     })
     .await;
@@ -930,15 +930,19 @@ async fn leases_survive_seal_and_unseal() {
 #[tokio::test]
 async fn failing_revocations_resume_after_unseal() {
     let e = env().await;
+    // No retry before the seal: the revocation must resume after unseal.
+    e.active()
+        .expiration
+        .set_retry_base(Duration::from_secs(60));
     e.dynb.ttl.store(1, Ordering::SeqCst);
     e.dynb.fail_revokes.store(1, Ordering::SeqCst);
     let (id, _) = e.issue(None, "x").await;
-    eventually(5, "a failed attempt", || async {
+    eventually(20, "a failed attempt", || async {
         e.dynb.revoke_calls.load(Ordering::SeqCst) == 1
     })
     .await;
     e.seal_unseal().await;
-    eventually(5, "revocation after unseal", || async {
+    eventually(20, "revocation after unseal", || async {
         e.dynb.revoked() == ["x-0"]
     })
     .await;
@@ -974,7 +978,7 @@ async fn revoking_a_token_revokes_its_leases() {
     let (root_lease, _) = e.issue(None, "r").await;
     e.ok(Update, "auth/token/revoke", json!({"token": parent}))
         .await;
-    eventually(5, "the tree's leases revoked", || async {
+    eventually(20, "the tree's leases revoked", || async {
         let mut r = e.dynb.revoked();
         r.sort();
         r == ["c-1", "p-0"]
@@ -1017,7 +1021,7 @@ async fn a_last_use_token_cannot_take_a_lease_away() {
         invalid(r),
         "Secret cannot be returned; token had one use left, so leased credentials were immediately revoked."
     );
-    eventually(5, "the lease revoked", || async {
+    eventually(20, "the lease revoked", || async {
         e.dynb.revoked() == ["once-0"]
     })
     .await;
